@@ -1,0 +1,190 @@
+"""The `advnets` command: train | sample | info | presets. A thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from advnets import config as cfgmod
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("config fields (override the preset and --config)")
+    for path, (tp, _) in cfgmod.field_paths().items():
+        group.add_argument(f"--{path}", dest=f"set:{path}", metavar="V", default=argparse.SUPPRESS,
+                           help=cfgmod.describe_type(tp))
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    values: dict[str, dict[str, str]] = {}
+    for key, value in vars(args).items():
+        if key.startswith("set:"):
+            sec, name = key[4:].split(".", 1)
+            values.setdefault(sec, {})[name] = value
+    if getattr(args, "data_dir", None):
+        values.setdefault("data", {})["dir"] = args.data_dir
+    return values
+
+
+def resolve_config(args: argparse.Namespace) -> cfgmod.Config:
+    """Preset (or the defaults), then the TOML file, then command-line fields."""
+    config = cfgmod.load_preset(args.preset) if args.preset else cfgmod.Config()
+    if args.config:
+        config = cfgmod.load_toml(args.config, base=config)
+    return cfgmod.apply(config, _overrides(args), source="command line", from_text=True)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from advnets.train import loop
+
+    if args.resume:
+        if args.preset or args.config:
+            raise cfgmod.ConfigError("--resume continues a run with its saved config: drop --preset/--config "
+                                     "(fields such as --train.epochs may still be given)")
+        if args.dry_run:
+            saved = cfgmod.load_json(Path(args.resume) / "config.json")
+            print(cfgmod.apply(saved, _overrides(args), source="command line", from_text=True).to_toml())
+            return 0
+        run_dir = loop.resume(args.resume, _overrides(args), from_text=True, progress=not args.no_progress)
+    else:
+        config = resolve_config(args)
+        if args.dry_run:
+            print(config.to_toml())
+            return 0
+        out = Path(args.out) if args.out else Path("runs") / f"{args.preset or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = loop.train(config, out, progress=not args.no_progress)
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from advnets.figures.grid import save_grid
+    from advnets.figures.plots import save_points
+    from advnets.io import atomic_write_bytes
+    from advnets.sample import load_generator
+
+    if args.n < 1:
+        raise cfgmod.ConfigError(f"-n {args.n}: the number of samples must be at least 1")
+    if not args.out and not args.npy:
+        raise cfgmod.ConfigError("nothing to write: give --out FILE.png and/or --npy FILE.npy")
+    trained = load_generator(args.path)
+    samples = trained.sample(args.n, seed=args.seed)
+    if args.npy:
+        import io
+
+        arr = samples.numpy()
+        if trained.image_shape:
+            arr = arr.reshape(-1, *trained.image_shape)
+        buf = io.BytesIO()
+        np.save(buf, arr, allow_pickle=False)
+        atomic_write_bytes(args.npy, buf.getvalue())
+        print(f"wrote {args.npy}: {arr.shape} float32")
+    if args.out:
+        if trained.image_shape:
+            save_grid(samples.view(-1, *trained.image_shape), args.out, nrow=args.nrow)
+        else:
+            from advnets.data import load
+
+            data = load(trained.config.data.source, "test", toy_size=trained.config.data.toy_size)
+            save_points(samples.numpy(), data.x[:2000].numpy(), args.out, title=f"step {trained.step}")
+        print(f"wrote {args.out}: {args.n} samples from {trained.checkpoint} (seed {args.seed})")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from advnets.train import checkpoint
+    from advnets.train.loop import read_metrics
+
+    run = Path(args.run)
+    if not (run / "config.json").is_file():
+        raise FileNotFoundError(f"{run} is not a run folder (no config.json)")
+    config = cfgmod.load_json(run / "config.json")
+    rows = read_metrics(run / "metrics.jsonl")
+    d, g, t, o = config.data, config.generator, config.train, config.optim
+    print(f"run:        {run}")
+    print(f"data:       {d.source}")
+    print(f"generator:  z {g.noise_dim} ({g.prior}) -> {' -> '.join(map(str, g.hidden))} ({g.activation}) -> {g.output}")
+    print(f"discrim.:   maxout {' -> '.join(f'{h}x{config.discriminator.pieces}' for h in config.discriminator.hidden)}"
+          f" -> 1, keep {config.discriminator.input_keep}/{config.discriminator.hidden_keep}")
+    print(f"training:   {t.update} updates, k = {t.k}, {t.objective}, {o.name} lr {o.lr}, batch {t.batch_size}, "
+          f"seed {t.seed}, {t.epochs} epochs" + (f" / {t.max_steps} steps" if t.max_steps else ""))
+    try:
+        folder = checkpoint.resolve(run)
+        meta = json.loads((folder / "state.json").read_text())
+        print(f"checkpoint: {folder.name} (step {meta['step']}, epoch {meta['epoch']:.2f})")
+    except FileNotFoundError:
+        print("checkpoint: none yet")
+    if rows:
+        last = rows[-1]
+        print(f"last log:   step {last['step']}: D loss {last['d_loss']:.4f}, G loss {last['g_loss']:.4f}, "
+              f"D(x) {last['d_real']:.3f}, D(G(z)) {last['d_fake']:.3f}, {last['images_per_s']:.0f} images/s")
+    samples = sorted((run / "samples").glob("*.png")) if (run / "samples").is_dir() else []
+    print(f"samples:    {len(samples)} grids" + (f", latest {samples[-1]}" if samples else ""))
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    for name in cfgmod.preset_names():
+        print(name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="advnets", description="Generative Adversarial Nets (Goodfellow et al., 2014)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train G and D with Algorithm 1 (or continue a run)")
+    p.add_argument("--preset", help=f"a named setting: {', '.join(cfgmod.preset_names())}")
+    p.add_argument("--config", help="a TOML file of fields, merged over the preset")
+    p.add_argument("--out", help="the run folder to create (default runs/PRESET-TIME)")
+    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config as TOML and exit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_config_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="draw samples from a trained generator")
+    p.add_argument("path", help="a run folder (its latest checkpoint) or a checkpoint folder")
+    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--out", help="PNG to write: an image grid, or a scatter plot for point data")
+    p.add_argument("--npy", help="NumPy .npy file to write the samples to")
+    p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("info", help="summarise a run")
+    p.add_argument("run", help="a run folder")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("presets", help="list the named presets")
+    p.set_defaults(func=cmd_presets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from advnets.data.download import DataNotFoundError
+    from advnets.data.idx import IDXError
+    from advnets.train.loop import RunError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (cfgmod.ConfigError, RunError) as err:
+        print(f"advnets: error: {err}", file=sys.stderr)
+        return 2
+    except (DataNotFoundError, IDXError, FileNotFoundError, ValueError) as err:
+        print(f"advnets: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as err:
+        print(f"\nadvnets: {err or 'interrupted'}", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

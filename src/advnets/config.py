@@ -1,0 +1,356 @@
+"""Typed run configuration: the single source of truth for a run.
+
+A `Config` is a tree of dataclasses. Presets are TOML files in `advnets/presets/`; a TOML file of
+the user's is merged over a preset; each field can then be overridden on the command line as
+``--section.field value``. The resolved config is printed by ``--dry-run`` and saved in every run
+and checkpoint. Unknown keys and bad values are rejected with the list of what would be valid.
+
+The defaults are the reference code's MNIST setting (goodfeli/adversarial, mnist.yaml).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A configuration key or value that is not valid; the message says what would be."""
+
+
+def _bounds(lo=None, hi=None, *, lo_open=False):
+    return {"lo": lo, "hi": hi, "lo_open": lo_open}
+
+
+@dataclass
+class DataConfig:
+    source: Literal["mnist", "fashion-mnist", "digits", "gaussian-1d", "ring-2d", "grid-2d"] = "mnist"
+    # Folder holding the IDX files; else $ADVNETS_DATA, else the per-user cache folder.
+    dir: Optional[str] = None
+    # Fetch missing IDX files from the public mirrors (checksummed).
+    download: bool = True
+    # Number of training points drawn from a toy distribution (its fixed training set).
+    toy_size: int = field(default=50_000, metadata=_bounds(1))
+
+
+@dataclass
+class GeneratorConfig:
+    noise_dim: int = field(default=100, metadata=_bounds(1))
+    # uniform: U[-sqrt(3), sqrt(3)] (unit variance, as the reference code); gaussian: N(0, 1).
+    prior: Literal["uniform", "gaussian"] = "uniform"
+    hidden: list[int] = field(default_factory=lambda: [1200, 1200])
+    activation: Literal["relu", "leaky_relu", "tanh"] = "relu"
+    # sigmoid for pixels in [0, 1]; linear for real-valued data (the toy distributions).
+    output: Literal["sigmoid", "linear"] = "sigmoid"
+    # paper: weights uniform in +-init_range, biases zero; pytorch: PyTorch's default init.
+    init: Literal["paper", "pytorch"] = "paper"
+    init_range: float = field(default=0.05, metadata=_bounds(0.0, lo_open=True))
+    # Sigmoid output bias = logit of the training pixel means, clipped to [1e-3, 1 - 1e-3].
+    output_bias_from_data: bool = True
+
+
+@dataclass
+class DiscriminatorConfig:
+    hidden: list[int] = field(default_factory=lambda: [240, 240])
+    pieces: int = field(default=5, metadata=_bounds(1))
+    # Dropout keep probabilities on the input of the first layer and of every later layer.
+    input_keep: float = field(default=0.8, metadata=_bounds(0.0, 1.0, lo_open=True))
+    hidden_keep: float = field(default=0.5, metadata=_bounds(0.0, 1.0, lo_open=True))
+    init: Literal["paper", "pytorch"] = "paper"
+    init_range: float = field(default=0.005, metadata=_bounds(0.0, lo_open=True))
+
+
+@dataclass
+class OptimConfig:
+    name: Literal["sgd", "adam"] = "sgd"
+    lr: float = field(default=0.1, metadata=_bounds(0.0, lo_open=True))
+    # The learning rate is divided by lr_decay after every update of that player, down to lr_min.
+    lr_decay: float = field(default=1.000004, metadata=_bounds(1.0))
+    lr_min: float = field(default=1e-6, metadata=_bounds(0.0))
+    # SGD momentum: momentum_start in epoch 1, linear to momentum_end at epoch momentum_ramp_epochs.
+    momentum_start: float = field(default=0.5, metadata=_bounds(0.0, 1.0))
+    momentum_end: float = field(default=0.7, metadata=_bounds(0.0, 1.0))
+    momentum_ramp_epochs: int = field(default=250, metadata=_bounds(1))
+    beta1: float = field(default=0.5, metadata=_bounds(0.0, 1.0))
+    beta2: float = field(default=0.999, metadata=_bounds(0.0, 1.0))
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    batch_size: int = field(default=100, metadata=_bounds(1))
+    epochs: int = field(default=300, metadata=_bounds(1))
+    # Stop after this many generator updates in all (counting from the start of the run).
+    max_steps: Optional[int] = field(default=None, metadata=_bounds(1))
+    # Discriminator steps per generator step (Algorithm 1's k).
+    k: int = field(default=1, metadata=_bounds(1))
+    # non-saturating: G maximises log D(G(z)); minimax: G minimises log(1 - D(G(z))).
+    objective: Literal["non-saturating", "minimax"] = "non-saturating"
+    # simultaneous: both gradients from one minibatch, applied together (the reference code);
+    # alternating: Algorithm 1 as printed, k D updates then one G update on fresh noise.
+    update: Literal["simultaneous", "alternating"] = "simultaneous"
+    device: str = "cpu"
+    log_every: int = field(default=100, metadata=_bounds(1))
+    # Checkpoint every this many steps; none: at the end of every epoch.
+    checkpoint_every: Optional[int] = field(default=None, metadata=_bounds(1))
+    keep_checkpoints: int = field(default=2, metadata=_bounds(1))
+    # Write a sample grid every this many epochs (from a fixed noise batch).
+    sample_every: int = field(default=1, metadata=_bounds(1))
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        return to_toml(self.to_dict())
+
+
+# Fields that may change when a run is resumed: they decide when to stop and what to write,
+# not the mathematics of the steps already taken or still to take.
+RESUMABLE_FIELDS = frozenset(
+    {"train.epochs", "train.max_steps", "train.log_every", "train.checkpoint_every",
+     "train.keep_checkpoints", "train.sample_every", "train.device", "data.dir", "data.download"}
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Field introspection
+
+
+def sections() -> dict[str, type]:
+    hints = _hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def field_paths() -> dict[str, tuple[Any, dataclasses.Field]]:
+    """Every leaf field as 'section.name' -> (type, dataclass field)."""
+    out = {}
+    for sec, sec_cls in sections().items():
+        hints = _hints(sec_cls)
+        for f in dataclasses.fields(sec_cls):
+            out[f"{sec}.{f.name}"] = (hints[f.name], f)
+    return out
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (Union, getattr(types, "UnionType", Union)):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0], True
+    return tp, False
+
+
+def describe_type(tp: Any) -> str:
+    inner, optional = _unwrap_optional(tp)
+    if typing.get_origin(inner) is Literal:
+        text = "one of " + ", ".join(repr(a) for a in typing.get_args(inner))
+    elif typing.get_origin(inner) is list:
+        text = "a list of " + typing.get_args(inner)[0].__name__ + " (e.g. 1200,1200)"
+    elif inner is bool:
+        text = "true or false"
+    else:
+        text = {"int": "an integer", "float": "a number", "str": "a string"}.get(inner.__name__, inner.__name__)
+    return text + (" or none" if optional else "")
+
+
+def _check_bounds(path: str, value: Any, meta: Any) -> None:
+    if value is None or not meta:
+        return
+    lo, hi, lo_open = meta.get("lo"), meta.get("hi"), meta.get("lo_open")
+    bad = (lo is not None and (value < lo or (lo_open and value == lo))) or (hi is not None and value > hi)
+    if bad:
+        left = "(" if lo_open else "["
+        rng = f"{left}{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+        raise ConfigError(f"{path} = {value!r} is out of range: expected a value in {rng}")
+
+
+def coerce(path: str, value: Any, tp: Any, *, from_text: bool) -> Any:
+    """Check (TOML) or parse (command line) one value against its declared type."""
+    inner, optional = _unwrap_optional(tp)
+    expected = describe_type(tp)
+
+    def fail() -> typing.NoReturn:
+        raise ConfigError(f"{path} = {value!r} is not valid: expected {expected}")
+
+    if from_text and isinstance(value, str) and optional and value.strip().lower() in ("none", "null"):
+        return None
+    if value is None:
+        if optional:
+            return None
+        fail()
+    if typing.get_origin(inner) is Literal:
+        choices = typing.get_args(inner)
+        if value not in choices:
+            fail()
+        return value
+    if typing.get_origin(inner) is list:
+        item_tp = typing.get_args(inner)[0]
+        text_form = from_text and isinstance(value, str)
+        if not text_form and not isinstance(value, list):
+            fail()
+        items = [t.strip() for t in value.strip().strip("[]").split(",") if t.strip()] if text_form else value
+        try:
+            return [coerce(path, v, item_tp, from_text=text_form) for v in items]
+        except ConfigError:
+            fail()
+    if inner is bool:
+        if from_text and isinstance(value, str):
+            low = value.strip().lower()
+            if low in ("true", "1", "yes", "on"):
+                return True
+            if low in ("false", "0", "no", "off"):
+                return False
+            fail()
+        if not isinstance(value, bool):
+            fail()
+        return value
+    if inner is int:
+        if from_text and isinstance(value, str):
+            try:
+                return int(value.replace("_", ""))
+            except ValueError:
+                fail()
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail()
+        return value
+    if inner is float:
+        if from_text and isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                fail()
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail()
+        return float(value)
+    if inner is str:
+        if not isinstance(value, str):
+            fail()
+        return value
+    raise TypeError(f"unsupported config type {tp!r} for {path}")  # a bug in this module
+
+
+# ---------------------------------------------------------------------------------------------
+# Building configs
+
+
+def apply(config: Config, values: dict[str, Any], *, source: str, from_text: bool = False) -> Config:
+    """Return a copy of `config` with nested `values` ({section: {field: value}}) merged in."""
+    known = field_paths()
+    secs = sections()
+    new = {name: dataclasses.replace(getattr(config, name)) for name in secs}
+    for sec, sub in values.items():
+        if sec not in secs:
+            raise ConfigError(f"{source}: unknown section [{sec}]; valid sections: {', '.join(secs)}")
+        if not isinstance(sub, dict):
+            raise ConfigError(f"{source}: [{sec}] must be a table of fields, got {sub!r}")
+        for name, value in sub.items():
+            path = f"{sec}.{name}"
+            if path not in known:
+                valid = [p.split(".", 1)[1] for p in known if p.startswith(sec + ".")]
+                raise ConfigError(f"{source}: unknown key {path!r}; valid keys of [{sec}]: {', '.join(valid)}")
+            tp, f = known[path]
+            parsed = coerce(path, value, tp, from_text=from_text)
+            _check_bounds(path, parsed, f.metadata)
+            setattr(new[sec], name, parsed)
+    out = Config(**new)
+    validate(out)
+    return out
+
+
+def validate(config: Config) -> None:
+    """Rules that involve more than one field."""
+    t, o = config.train, config.optim
+    if t.update == "simultaneous" and t.k != 1:
+        raise ConfigError(
+            f"train.k = {t.k} needs train.update = 'alternating': with 'simultaneous' updates both "
+            "gradients come from one minibatch, so k must be 1")
+    if o.name == "sgd" and o.momentum_end < 0:
+        raise ConfigError("optim.momentum_end must be >= 0")
+    if config.data.source in ("gaussian-1d", "ring-2d", "grid-2d") and config.generator.output == "sigmoid":
+        raise ConfigError(
+            f"generator.output = 'sigmoid' cannot fit data.source = {config.data.source!r}, whose values "
+            "are not in [0, 1]: use generator.output = 'linear'")
+    if not config.generator.hidden:
+        raise ConfigError("generator.hidden must list at least one layer width, e.g. 1200,1200")
+    if not config.discriminator.hidden:
+        raise ConfigError("discriminator.hidden must list at least one layer width, e.g. 240,240")
+    for path, widths in (("generator.hidden", config.generator.hidden),
+                         ("discriminator.hidden", config.discriminator.hidden)):
+        if any(w < 1 for w in widths):
+            raise ConfigError(f"{path} = {widths} is not valid: every width must be >= 1")
+
+
+def from_dict(values: dict[str, Any], *, source: str = "config") -> Config:
+    return apply(Config(), values, source=source)
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("advnets") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_preset(name: str) -> Config:
+    names = preset_names()
+    if name not in names:
+        raise ConfigError(f"unknown preset {name!r}; valid presets: {', '.join(names)}")
+    text = (resources.files("advnets") / "presets" / f"{name}.toml").read_text()
+    return from_dict(tomllib.loads(text), source=f"preset {name}")
+
+
+def load_toml(path: str | Path, base: Config | None = None) -> Config:
+    path = Path(path)
+    try:
+        values = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+    return apply(base or Config(), values, source=str(path))
+
+
+def load_json(path: str | Path) -> Config:
+    return from_dict(json.loads(Path(path).read_text()), source=str(path))
+
+
+def changed_fields(a: Config, b: Config) -> list[str]:
+    da, db = a.to_dict(), b.to_dict()
+    return [f"{s}.{k}" for s in da for k in da[s] if da[s][k] != db[s][k]]
+
+
+def to_toml(values: dict[str, dict[str, Any]]) -> str:
+    """Write a config dict as TOML (fields set to none are written as comments)."""
+    lines = []
+    for sec, sub in values.items():
+        lines.append(f"[{sec}]")
+        for key, value in sub.items():
+            if value is None:
+                lines.append(f"# {key} = none")
+            else:
+                lines.append(f"{key} = {json.dumps(value)}")
+        lines.append("")
+    return "\n".join(lines)

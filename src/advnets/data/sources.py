@@ -1,0 +1,93 @@
+"""Named data sources, split as in the paper, as float32 tensors in memory.
+
+- ``mnist``, ``fashion-mnist``: train = training images 0-49,999, valid = 50,000-59,999,
+  test = the 10,000 test images; pixels scaled to [0, 1] (divided by 255), flattened to 784.
+- ``digits``: scikit-learn's 1,797 bundled 8 x 8 digits (no download), pixels divided by 16;
+  train = images 0-1,199, valid = 1,200-1,499, test = 1,500-1,796.
+- toy distributions (see `advnets.data.toy`): train = `toy_size` points, valid and test
+  10,000 points each, each split drawn with its own fixed seed, so every run sees the same data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from advnets.data import download
+from advnets.data.idx import read_idx
+from advnets.data.toy import TOYS
+
+SPLITS = ("train", "valid", "test")
+IDX_SOURCES = ("mnist", "fashion-mnist")
+SOURCES = IDX_SOURCES + ("digits",) + tuple(TOYS)
+TOY_SPLIT_SEEDS = {"train": 1_000_001, "valid": 1_000_002, "test": 1_000_003}
+
+
+@dataclass
+class Dataset:
+    name: str
+    split: str
+    x: torch.Tensor  # [N, D] float32
+    y: torch.Tensor | None  # [N] int64 class labels, where the source has them
+    image_shape: tuple[int, int] | None  # (height, width) for images, None for points
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.x.shape[1]
+
+
+def _check_split(source: str, split: str) -> None:
+    if source not in SOURCES:
+        raise ValueError(f"unknown data source {source!r}; valid sources: {', '.join(SOURCES)}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r} of {source}; valid splits: {', '.join(SPLITS)}")
+
+
+def _load_idx(source: str, split: str, data_dir, download_missing: bool, progress: bool) -> Dataset:
+    part = "test" if split == "test" else "train"
+    images_path = download.locate(source, f"{part}-images", data_dir, download=download_missing, progress=progress)
+    labels_path = download.locate(source, f"{part}-labels", data_dir, download=download_missing, progress=progress)
+    images = read_idx(images_path, expect_dims=3)
+    labels = read_idx(labels_path, expect_dims=1)
+    expected = 10_000 if part == "test" else 60_000
+    for path, arr in ((images_path, images), (labels_path, labels)):
+        if arr.shape[0] != expected or (arr.ndim == 3 and arr.shape[1:] != (28, 28)):
+            want = f"({expected}, 28, 28)" if arr.ndim == 3 else f"({expected},)"
+            raise ValueError(f"{path}: expected the {source} {part} set of shape {want}, found {arr.shape}")
+    rows = {"train": slice(0, 50_000), "valid": slice(50_000, 60_000), "test": slice(0, 10_000)}[split]
+    x = torch.from_numpy(images[rows].reshape(-1, 784).astype(np.float32) / np.float32(255.0))
+    y = torch.from_numpy(labels[rows].astype(np.int64))
+    return Dataset(source, split, x, y, (28, 28))
+
+
+def _load_digits(split: str) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    rows = {"train": slice(0, 1200), "valid": slice(1200, 1500), "test": slice(1500, None)}[split]
+    x = torch.from_numpy((bunch.data[rows] / 16.0).astype(np.float32))
+    y = torch.from_numpy(bunch.target[rows].astype(np.int64))
+    return Dataset("digits", split, x, y, (8, 8))
+
+
+def _load_toy(source: str, split: str, toy_size: int) -> Dataset:
+    n = toy_size if split == "train" else 10_000
+    gen = torch.Generator().manual_seed(TOY_SPLIT_SEEDS[split])
+    return Dataset(source, split, TOYS[source].sample(n, gen), None, None)
+
+
+def load(source: str, split: str = "train", data_dir: str | os.PathLike | None = None, *,
+         download_missing: bool = True, toy_size: int = 50_000, progress: bool = True) -> Dataset:
+    """Load one split of a named source (see the module docstring for the splits)."""
+    _check_split(source, split)
+    if source in IDX_SOURCES:
+        return _load_idx(source, split, data_dir, download_missing, progress)
+    if source == "digits":
+        return _load_digits(split)
+    return _load_toy(source, split, toy_size)

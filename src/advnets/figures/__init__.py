@@ -1,0 +1,1 @@
+"""Pictures: sample grids, training curves, toy-data plots."""

@@ -1,0 +1,67 @@
+"""Matplotlib pictures of a run: training curves, and samples of the low-dimensional toy data."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from advnets.io import atomic_write_bytes
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def save_curves(rows: list[dict], path: str | Path) -> None:
+    """Losses and mean D outputs against training step, from metrics.jsonl rows."""
+    plt = _figure()
+    step = [r["step"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    ax1.plot(step, [r["d_loss"] for r in rows], label="D loss")
+    ax1.plot(step, [r["g_loss"] for r in rows], label="G loss")
+    ax1.set_ylabel("loss")
+    ax1.legend()
+    ax2.plot(step, [r["d_real"] for r in rows], label="mean D(x)")
+    ax2.plot(step, [r["d_fake"] for r in rows], label="mean D(G(z))")
+    ax2.axhline(0.5, color="grey", lw=0.5, ls="--")
+    ax2.set_ylim(0, 1)
+    ax2.set_xlabel("generator step")
+    ax2.legend()
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def save_points(samples: np.ndarray, data: np.ndarray, path: str | Path, title: str = "") -> None:
+    """Generator samples against data: a histogram for 1-D data, a scatter plot for 2-D data."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(5, 5) if samples.shape[1] == 2 else (6, 4))
+    if samples.shape[1] == 1:
+        lo = min(samples.min(), data.min())
+        hi = max(samples.max(), data.max())
+        bins = np.linspace(lo, hi, 80)
+        ax.hist(data[:, 0], bins=bins, density=True, alpha=0.5, color="black", label="data")
+        ax.hist(samples[:, 0], bins=bins, density=True, alpha=0.5, color="green", label="G(z)")
+        ax.legend()
+    else:
+        ax.scatter(data[:, 0], data[:, 1], s=2, c="black", alpha=0.3, label="data")
+        ax.scatter(samples[:, 0], samples[:, 1], s=2, c="green", alpha=0.6, label="G(z)")
+        ax.set_aspect("equal")
+        ax.legend(loc="upper right")
+    ax.set_title(title)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)

@@ -1,0 +1,81 @@
+"""The paper's multilayer perceptrons: generator G(z) and maxout discriminator D(x)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from advnets.config import DiscriminatorConfig, GeneratorConfig
+from advnets.nn.layers import Maxout, init_uniform_
+
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
+
+
+class Generator(nn.Module):
+    """G(z): noise [B, noise_dim] -> hidden layers -> data [B, out_dim]."""
+
+    def __init__(self, noise_dim: int, out_dim: int, hidden: list[int], activation: str = "relu",
+                 output: str = "sigmoid"):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = noise_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
+            width = h
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Linear(width, out_dim)
+        self.squash = nn.Sigmoid() if output == "sigmoid" else nn.Identity()
+        self.noise_dim = noise_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.squash(self.out(self.body(z)))  # [B, out_dim]
+
+
+class Discriminator(nn.Module):
+    """D(x): maxout layers with dropout on every layer's input -> one logit per example.
+
+    Returns logits, not probabilities: D(x) = sigmoid(logit), and the objectives are computed
+    from logits for numerical stability.
+    """
+
+    def __init__(self, in_dim: int, hidden: list[int], pieces: int = 5, input_keep: float = 0.8,
+                 hidden_keep: float = 0.5):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width, keep = in_dim, input_keep
+        for h in hidden:
+            layers += [_dropout(keep), Maxout(width, h, pieces)]
+            width, keep = h, hidden_keep
+        layers += [_dropout(keep), nn.Linear(width, 1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)  # [B] logits
+
+
+def _dropout(keep: float) -> nn.Module:
+    # nn.Dropout scales kept inputs by 1 / keep, as the reference code's input_scales do.
+    return nn.Identity() if keep >= 1.0 else nn.Dropout(p=1.0 - keep)
+
+
+def sigmoid_bias_from_means(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """logit of the per-pixel means of x [N, D], clipped to [eps, 1 - eps] (the reference code)."""
+    mean = x.double().mean(dim=0).clamp(eps, 1.0 - eps)
+    return torch.log(mean / (1.0 - mean)).float()
+
+
+def build_generator(cfg: GeneratorConfig, out_dim: int, train_x: torch.Tensor | None = None) -> Generator:
+    g = Generator(cfg.noise_dim, out_dim, cfg.hidden, cfg.activation, cfg.output)
+    if cfg.init == "paper":
+        init_uniform_(g, cfg.init_range)
+    if cfg.output == "sigmoid" and cfg.output_bias_from_data and train_x is not None:
+        with torch.no_grad():
+            g.out.bias.copy_(sigmoid_bias_from_means(train_x))
+    return g
+
+
+def build_discriminator(cfg: DiscriminatorConfig, in_dim: int) -> Discriminator:
+    d = Discriminator(in_dim, cfg.hidden, cfg.pieces, cfg.input_keep, cfg.hidden_keep)
+    if cfg.init == "paper":
+        init_uniform_(d, cfg.init_range)
+    return d

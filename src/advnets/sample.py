@@ -1,0 +1,42 @@
+"""Sampling from a trained generator: a forward pass on noise, deterministic for a seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from advnets.config import Config, from_dict
+from advnets.nn import Generator, build_generator, sample_noise
+from advnets.train import checkpoint
+
+
+@dataclass
+class TrainedGenerator:
+    G: Generator
+    config: Config
+    image_shape: tuple[int, int] | None
+    step: int
+    checkpoint: Path
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, batch: int = 10_000) -> torch.Tensor:
+        """n samples [n, D] (float32, CPU); the same seed gives the same samples."""
+        gen = torch.Generator().manual_seed(seed)
+        g = self.config.generator
+        z = sample_noise(g.prior, n, g.noise_dim, generator=gen)
+        device = next(self.G.parameters()).device
+        return torch.cat([self.G(chunk.to(device)).cpu() for chunk in z.split(batch)]) if n else z.new_zeros(0, 0)
+
+
+def load_generator(path: str | Path, device: str = "cpu") -> TrainedGenerator:
+    """The generator of a run folder (its latest checkpoint) or of a checkpoint folder."""
+    folder = checkpoint.resolve(path)
+    weights, _, meta = checkpoint.load(folder)
+    config = from_dict(meta["config"], source=f"{folder}/state.json")
+    G = build_generator(config.generator, meta["data_dim"])
+    G.load_state_dict(checkpoint.split_weights(weights, "generator"))
+    G.to(device).eval()
+    shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
+    return TrainedGenerator(G, config, shape, meta["step"], folder)

@@ -1,0 +1,370 @@
+"""Training: Algorithm 1 of the paper, with the reference code's simultaneous variant.
+
+One *step* is one iteration of Algorithm 1: k discriminator updates on k minibatches, then one
+generator update. Everything about where a run is follows from the step count: an epoch is
+`steps_per_epoch = (N // batch_size) // k` steps, the data order of each epoch is a permutation
+drawn from (seed, epoch), and the optimisers' schedules are functions of their update counts.
+So a checkpoint needs only the step, the weights, the optimiser state and the RNG state to
+resume bit for bit, also in the middle of an epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from advnets import config as cfgmod
+from advnets.config import Config
+from advnets.data import Dataset, load
+from advnets.figures.grid import save_grid
+from advnets.figures.plots import save_curves, save_points
+from advnets.io import atomic_write_text
+from advnets.losses import GENERATOR_OBJECTIVES, discriminator_loss
+from advnets.nn import build_discriminator, build_generator, sample_noise
+from advnets.train import checkpoint
+from advnets.train.schedule import learning_rate, momentum
+
+GRID_NOISE_SEED = 20_140_610  # the fixed noise batch of the per-epoch sample grids
+STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
+
+
+class RunError(ValueError):
+    """A run that cannot be started or resumed as asked; the message says why and what to do."""
+
+
+@dataclass
+class Players:
+    G: torch.nn.Module
+    D: torch.nn.Module
+    g_opt: torch.optim.Optimizer
+    d_opt: torch.optim.Optimizer
+
+
+def make_optimizer(params, cfg: cfgmod.OptimConfig) -> torch.optim.Optimizer:
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum_start)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+def build_players(config: Config, train: Dataset, device: torch.device) -> Players:
+    """G, D and their optimisers, initialised from the global RNG (seed it first)."""
+    G = build_generator(config.generator, train.dim, train.x).to(device)
+    D = build_discriminator(config.discriminator, train.dim).to(device)
+    return Players(G, D, make_optimizer(G.parameters(), config.optim), make_optimizer(D.parameters(), config.optim))
+
+
+def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % 2**63)
+    return torch.randperm(n, generator=gen)
+
+
+def resolve_device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RunError(f"train.device = {name!r} is not a device: expected cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RunError(f"train.device = {name!r} but this PyTorch sees no CUDA device: use train.device = cpu")
+    return device
+
+
+class Trainer:
+    """Owns one run: its folder, data, players, position, logs and checkpoints."""
+
+    def __init__(self, config: Config, run_dir: str | Path, *, resume: bool = False, progress: bool = True,
+                 train_data: Dataset | None = None):
+        self.config, self.run_dir, self.progress = config, Path(run_dir), progress
+        t = config.train
+        self.device = resolve_device(t.device)
+        self.data = train_data or load(config.data.source, "train", config.data.dir,
+                                       download_missing=config.data.download, toy_size=config.data.toy_size,
+                                       progress=progress)
+        batches = len(self.data) // t.batch_size
+        self.steps_per_epoch = batches // t.k
+        if self.steps_per_epoch == 0:
+            raise RunError(f"the {config.data.source} training set has {len(self.data)} examples, fewer than "
+                           f"train.batch_size x train.k = {t.batch_size * t.k}: lower the batch size or k")
+        self.x = self.data.x.to(self.device)
+        self.g_objective = GENERATOR_OBJECTIVES[t.objective]
+
+        torch.manual_seed(t.seed)
+        self.players = build_players(config, self.data, self.device)
+        self.step = 0
+        self._saved_step = -1
+        self.stat_sum = torch.zeros(len(STAT_NAMES), dtype=torch.float64)
+        self.stat_count = 0
+        self._perm_epoch, self._perm = -1, None
+        grid_gen = torch.Generator().manual_seed(GRID_NOISE_SEED + t.seed)
+        n_grid = 100 if self.data.image_shape else 2000
+        self.grid_noise = sample_noise(config.generator.prior, n_grid, config.generator.noise_dim,
+                                       generator=grid_gen).to(self.device)
+        if resume:
+            self._resume()
+        else:
+            self._create_run_dir()
+
+    # -- the run folder ------------------------------------------------------------------------
+
+    def _create_run_dir(self) -> None:
+        if self.run_dir.exists() and any(self.run_dir.iterdir()):
+            raise RunError(f"run folder {self.run_dir} already exists and is not empty: continue it with "
+                           f"'advnets train --resume {self.run_dir}' or choose another --out")
+        (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.run_dir / "config.json", json.dumps(self.config.to_dict(), indent=1))
+        atomic_write_text(self.run_dir / "metrics.jsonl", "")
+
+    def _resume(self) -> None:
+        try:
+            folder = checkpoint.resolve(self.run_dir)
+        except FileNotFoundError:
+            if not (self.run_dir / "config.json").is_file():
+                raise RunError(f"{self.run_dir} is not a run folder (no config.json): nothing to resume") from None
+            folder = None  # the run stopped before its first checkpoint: it starts again from step 0
+        if folder is not None:
+            weights, tensors, meta = checkpoint.load(folder)
+            self.players.G.load_state_dict(checkpoint.split_weights(weights, "generator"))
+            self.players.D.load_state_dict(checkpoint.split_weights(weights, "discriminator"))
+            checkpoint.optimizer_from_flat("g_opt", self.players.g_opt, tensors, meta["g_opt"])
+            checkpoint.optimizer_from_flat("d_opt", self.players.d_opt, tensors, meta["d_opt"])
+            torch.set_rng_state(tensors["rng.torch"])
+            if self.device.type == "cuda" and "rng.cuda" in tensors:
+                torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+            self.stat_sum = tensors["log.stat_sum"].clone()
+            self.stat_count = meta["stat_count"]
+            self.step = self._saved_step = meta["step"]
+        # Drop log rows written after the checkpoint, so the log continues exactly as if unbroken.
+        metrics = self.run_dir / "metrics.jsonl"
+        rows = [r for r in read_metrics(metrics) if r["step"] <= self.step]
+        atomic_write_text(metrics, "".join(json.dumps(r) + "\n" for r in rows))
+        (self.run_dir / "samples").mkdir(exist_ok=True)
+
+    def save_checkpoint(self) -> None:
+        if self._saved_step == self.step:
+            return
+        p = self.players
+        g_tensors, g_meta = checkpoint.optimizer_to_flat("g_opt", p.g_opt)
+        d_tensors, d_meta = checkpoint.optimizer_to_flat("d_opt", p.d_opt)
+        tensors = {**g_tensors, **d_tensors, "rng.torch": torch.get_rng_state(),
+                   "log.stat_sum": self.stat_sum.clone()}
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        weights = {**{f"generator.{k}": v for k, v in p.G.state_dict().items()},
+                   **{f"discriminator.{k}": v for k, v in p.D.state_dict().items()}}
+        meta = {"step": self.step, "epoch": self.step / self.steps_per_epoch,
+                "steps_per_epoch": self.steps_per_epoch, "stat_count": self.stat_count,
+                "data_dim": self.data.dim, "image_shape": self.data.image_shape,
+                "config": self.config.to_dict(), "g_opt": g_meta, "d_opt": d_meta}
+        folder = self.run_dir / "checkpoints" / f"step-{self.step:08d}"
+        checkpoint.save(folder, weights, tensors, meta, self.config.train.keep_checkpoints)
+        self._saved_step = self.step
+
+    # -- Algorithm 1 ---------------------------------------------------------------------------
+
+    def next_batch(self, index: int) -> torch.Tensor:
+        """Minibatch `index` (0-based) of epoch `self.epoch`."""
+        epoch = self.epoch
+        if epoch != self._perm_epoch:
+            self._perm = epoch_permutation(self.config.train.seed, epoch, len(self.data)).to(self.device)
+            self._perm_epoch = epoch
+        b = self.config.train.batch_size
+        return self.x[self._perm[index * b:(index + 1) * b]]
+
+    @property
+    def epoch(self) -> int:
+        return self.step // self.steps_per_epoch
+
+    def noise(self, n: int) -> torch.Tensor:
+        g = self.config.generator
+        return sample_noise(g.prior, n, g.noise_dim, device=self.device)
+
+    def _set_hyperparameters(self, opt: torch.optim.Optimizer, updates_done: int) -> None:
+        o = self.config.optim
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(o, updates_done)
+            if o.name == "sgd":
+                group["momentum"] = momentum(o, self.epoch)
+
+    def simultaneous_step(self) -> torch.Tensor:
+        """The reference code's update: D's and G's gradients from one minibatch, applied together."""
+        G, D, g_opt, d_opt = self.players.G, self.players.D, self.players.g_opt, self.players.d_opt
+        x = self.next_batch(self.step % self.steps_per_epoch)
+        fake = G(self.noise(x.shape[0]))
+        real_logits, fake_logits = D(x), D(fake)
+        d_loss = discriminator_loss(real_logits, fake_logits)
+        g_loss = self.g_objective(fake_logits)  # the same D(G(z)), dropout mask included
+        d_opt.zero_grad(set_to_none=True)
+        g_opt.zero_grad(set_to_none=True)
+        d_loss.backward(inputs=list(D.parameters()), retain_graph=True)
+        g_loss.backward(inputs=list(G.parameters()))
+        self._set_hyperparameters(d_opt, self.step)
+        self._set_hyperparameters(g_opt, self.step)
+        d_opt.step()
+        g_opt.step()
+        return _stats(d_loss, g_loss, real_logits, fake_logits)
+
+    def alternating_step(self) -> torch.Tensor:
+        """Algorithm 1 as printed: k updates of D, then one update of G on fresh noise."""
+        G, D, g_opt, d_opt = self.players.G, self.players.D, self.players.g_opt, self.players.d_opt
+        k = self.config.train.k
+        for i in range(k):
+            x = self.next_batch((self.step % self.steps_per_epoch) * k + i)
+            with torch.no_grad():
+                fake = G(self.noise(x.shape[0]))
+            real_logits, fake_logits = D(x), D(fake)
+            d_loss = discriminator_loss(real_logits, fake_logits)
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self._set_hyperparameters(d_opt, self.step * k + i)
+            d_opt.step()
+        g_loss = self.g_objective(D(G(self.noise(x.shape[0]))))
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward(inputs=list(G.parameters()))
+        self._set_hyperparameters(g_opt, self.step)
+        g_opt.step()
+        return _stats(d_loss, g_loss, real_logits, fake_logits)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def total_steps(self) -> int:
+        t = self.config.train
+        total = t.epochs * self.steps_per_epoch
+        return min(total, t.max_steps) if t.max_steps is not None else total
+
+    def run(self) -> Path:
+        """Train to the configured end (or until interrupted); returns the run folder."""
+        t = self.config.train
+        step_fn = self.simultaneous_step if t.update == "simultaneous" else self.alternating_step
+        total = self.total_steps()
+        interval_start, interval_steps = time.perf_counter(), 0
+        bar = tqdm(total=total, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True,
+                   desc=f"epoch {self.epoch + 1}")
+        stopped = False
+        with _stop_on_interrupt() as stop:
+            while self.step < total and not stop.requested:
+                stats = step_fn()
+                self.stat_sum += stats.detach().to("cpu", torch.float64)
+                self.stat_count += 1
+                self.step += 1
+                interval_steps += 1
+                bar.update(1)
+                if self.step % t.log_every == 0 or self.step == total:
+                    now = time.perf_counter()
+                    row = self._log(interval_steps / max(now - interval_start, 1e-9))
+                    interval_start, interval_steps = now, 0
+                    bar.set_postfix({k: f"{row[k]:.3f}" for k in STAT_NAMES})
+                epoch_done = self.step % self.steps_per_epoch == 0
+                if epoch_done:
+                    bar.set_description(f"epoch {min(self.epoch + 1, t.epochs)}")
+                    if self.epoch % t.sample_every == 0 or self.step == total:
+                        self.write_samples(self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png")
+                every = t.checkpoint_every
+                if (every is None and epoch_done) or (every is not None and self.step % every == 0):
+                    self.save_checkpoint()
+            stopped = stop.requested
+        bar.close()
+        self.save_checkpoint()
+        rows = read_metrics(self.run_dir / "metrics.jsonl")
+        if rows:
+            save_curves(rows, self.run_dir / "curves.png")
+        if stopped:
+            raise KeyboardInterrupt(f"stopped at step {self.step}; checkpoint saved. Continue with "
+                                    f"'advnets train --resume {self.run_dir}'")
+        return self.run_dir
+
+    def _log(self, steps_per_s: float) -> dict:
+        means = (self.stat_sum / max(self.stat_count, 1)).tolist()
+        o, t = self.config.optim, self.config.train
+        row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
+               **dict(zip(STAT_NAMES, means)),
+               "lr_d": learning_rate(o, self.step * t.k), "lr_g": learning_rate(o, self.step),
+               "momentum": momentum(o, (self.step - 1) // self.steps_per_epoch) if o.name == "sgd" else None,
+               "images_per_s": steps_per_s * t.batch_size * t.k}
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        self.stat_sum.zero_()
+        self.stat_count = 0
+        return row
+
+    @torch.no_grad()
+    def write_samples(self, path: Path) -> None:
+        G = self.players.G
+        G.eval()
+        samples = G(self.grid_noise).cpu()
+        G.train()
+        if self.data.image_shape:
+            save_grid(samples.view(-1, *self.data.image_shape), path, nrow=10)
+        else:
+            save_points(samples.numpy(), self.data.x[:2000].numpy(), path, title=f"epoch {self.epoch}")
+
+
+@torch.no_grad()
+def _stats(d_loss, g_loss, real_logits, fake_logits) -> torch.Tensor:
+    """The logged quantities of one step, in STAT_NAMES order."""
+    return torch.stack([d_loss, g_loss, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()])
+
+
+def read_metrics(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class _StopFlag:
+    requested = False
+
+
+@contextmanager
+def _stop_on_interrupt():
+    """Turn Ctrl-C into a request to stop after the current step (the run is then checkpointed)."""
+    flag = _StopFlag()
+
+    def handler(signum, frame):
+        if flag.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        flag.requested = True
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def train(config: Config, run_dir: str | Path, *, progress: bool = True) -> Path:
+    """Start a new run in `run_dir` and train it to the end; returns the run folder."""
+    return Trainer(config, run_dir, progress=progress).run()
+
+
+def resume(run_dir: str | Path, overrides: dict | None = None, *, from_text: bool = False,
+           progress: bool = True) -> Path:
+    """Continue the run in `run_dir` from its latest checkpoint.
+
+    `overrides` ({section: {field: value}}) may change only fields that do not alter the
+    mathematics of training (config.RESUMABLE_FIELDS), e.g. train.epochs to train longer.
+    """
+    run_dir = Path(run_dir)
+    saved = run_dir / "config.json"
+    if not saved.is_file():
+        raise RunError(f"{run_dir} is not a run folder (no config.json): nothing to resume")
+    config = cfgmod.load_json(saved)
+    if overrides:
+        new = cfgmod.apply(config, overrides, source="--resume overrides", from_text=from_text)
+        changed = cfgmod.changed_fields(config, new)
+        fixed = [c for c in changed if c not in cfgmod.RESUMABLE_FIELDS]
+        if fixed:
+            raise RunError(f"cannot change {', '.join(fixed)} when resuming: they change the training itself. "
+                           f"Fields that may change: {', '.join(sorted(cfgmod.RESUMABLE_FIELDS))}")
+        config = new
+        atomic_write_text(saved, json.dumps(config.to_dict(), indent=1))
+    return Trainer(config, run_dir, resume=True, progress=progress).run()

@@ -1,0 +1,24 @@
+"""The reference code's schedules (goodfeli/adversarial mnist.yaml, pylearn2 semantics).
+
+- Learning rate: divided by `lr_decay` after every update, floored at `lr_min`
+  (pylearn2's ExponentialDecay(decay_factor=1.000004, min_lr=1e-6)). Update t (from 0) uses
+  lr0 / lr_decay**t.
+- Momentum: `momentum_start` in epoch 1, rising linearly to `momentum_end` at epoch
+  `momentum_ramp_epochs`, constant after (pylearn2's MomentumAdjustor(start=1, saturate=250)).
+"""
+
+from __future__ import annotations
+
+from advnets.config import OptimConfig
+
+
+def learning_rate(cfg: OptimConfig, updates_done: int) -> float:
+    return max(cfg.lr / cfg.lr_decay**updates_done, cfg.lr_min)
+
+
+def momentum(cfg: OptimConfig, epoch: int) -> float:
+    """Momentum during 0-based `epoch` (epoch 0 is the paper's epoch 1)."""
+    if cfg.momentum_ramp_epochs <= 1:
+        return cfg.momentum_end
+    frac = min(epoch / (cfg.momentum_ramp_epochs - 1), 1.0)
+    return cfg.momentum_start + frac * (cfg.momentum_end - cfg.momentum_start)

@@ -1,0 +1,39 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_root() -> Path | None:
+    root = os.environ.get("ADVNETS_DATA")
+    return Path(root) if root else None
+
+
+@pytest.fixture
+def mnist_root() -> Path:
+    """The folder named by ADVNETS_DATA, if it holds the MNIST files (else the test is skipped)."""
+    root = _data_root()
+    if root is None:
+        pytest.skip("ADVNETS_DATA is not set: point it at a folder holding the MNIST IDX files")
+    for folder in (root, root / "mnist"):
+        if (folder / "train-images-idx3-ubyte.gz").is_file() or (folder / "train-images-idx3-ubyte").is_file():
+            return root
+    pytest.skip(f"no MNIST files in {root} or {root / 'mnist'}")
+
+
+@pytest.fixture
+def mnist_files(mnist_root) -> Path:
+    """The folder holding the four MNIST .gz files."""
+    for folder in (mnist_root / "mnist", mnist_root):
+        if (folder / "train-images-idx3-ubyte.gz").is_file():
+            return folder
+    pytest.skip("the MNIST files are not gzipped here; the downloader test serves .gz files")
+
+
+@pytest.fixture(autouse=True)
+def _no_network_mirrors(monkeypatch, tmp_path):
+    """Tests never reach the public mirrors, and never write into the user's cache."""
+    monkeypatch.setenv("ADVNETS_MIRRORS", "http://127.0.0.1:9/")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -1,0 +1,82 @@
+import math
+
+import torch
+
+from advnets.config import DiscriminatorConfig, GeneratorConfig
+from advnets.nn import Discriminator, Maxout, build_discriminator, build_generator, sample_noise
+from advnets.nn.mlp import sigmoid_bias_from_means
+
+
+def test_maxout_is_max_over_contiguous_pieces():
+    torch.manual_seed(0)
+    layer = Maxout(6, units=4, pieces=3)
+    x = torch.randn(5, 6)
+    W, b = layer.linear.weight.detach(), layer.linear.bias.detach()
+    expected = torch.empty(5, 4)
+    for n in range(5):
+        for j in range(4):
+            expected[n, j] = max(float(W[j * 3 + p] @ x[n] + b[j * 3 + p]) for p in range(3))
+    assert torch.allclose(layer(x), expected, atol=1e-6)
+
+
+def test_maxout_gradient_flows_only_to_the_winning_piece():
+    layer = Maxout(2, units=1, pieces=2)
+    with torch.no_grad():
+        layer.linear.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+        layer.linear.bias.zero_()
+    layer(torch.tensor([[3.0, 1.0]])).sum().backward()
+    assert torch.equal(layer.linear.weight.grad, torch.tensor([[3.0, 1.0], [0.0, 0.0]]))
+
+
+def test_discriminator_dropout_per_layer():
+    d = Discriminator(1000, [50], pieces=2, input_keep=0.8, hidden_keep=0.5)
+    drop_in, drop_out = d.net[0], d.net[2]
+    assert math.isclose(drop_in.p, 0.2) and math.isclose(drop_out.p, 0.5)
+    torch.manual_seed(0)
+    out = drop_in(torch.ones(200, 1000))
+    kept = (out > 0).float().mean()
+    assert abs(float(kept) - 0.8) < 0.01
+    assert torch.allclose(out[out > 0], torch.tensor(1.25))  # kept inputs scaled by 1/0.8
+    d.eval()
+    x = torch.rand(3, 1000)
+    assert torch.equal(d(x), d(x)) and d(x).shape == (3,)
+
+
+def test_keep_one_means_no_dropout():
+    d = Discriminator(10, [4], input_keep=1.0, hidden_keep=1.0)
+    x = torch.rand(7, 10)
+    assert torch.equal(d(x), d(x))  # train mode, still deterministic
+
+
+def test_paper_init_ranges_and_output_bias():
+    torch.manual_seed(0)
+    x = torch.rand(500, 20)
+    x[:, 0] = 0.0  # a pixel that is always off: its mean is clipped to 1e-3
+    g = build_generator(GeneratorConfig(noise_dim=10, hidden=[300, 300]), 20, x)
+    d = build_discriminator(DiscriminatorConfig(hidden=[240, 240], pieces=5), 20)
+    for net, r in ((g, 0.05), (d, 0.005)):
+        for name, p in net.state_dict().items():
+            if name.endswith("weight"):
+                assert float(p.abs().max()) <= r and float(p.abs().max()) > 0.9 * r
+    expected = sigmoid_bias_from_means(x)
+    assert torch.equal(g.out.bias.data, expected)
+    assert math.isclose(float(expected[0]), math.log(1e-3 / (1 - 1e-3)), rel_tol=1e-6)
+    assert torch.allclose(torch.sigmoid(expected[1:]), x[:, 1:].mean(0), atol=1e-5)
+    assert all(float(m.bias.abs().max()) == 0 for m in d.modules() if isinstance(m, torch.nn.Linear))
+
+
+def test_noise_priors_have_unit_variance():
+    gen = torch.Generator().manual_seed(0)
+    u = sample_noise("uniform", 100_000, 4, generator=gen)
+    assert float(u.abs().max()) <= math.sqrt(3)
+    assert abs(float(u.var()) - 1) < 0.02 and abs(float(u.mean())) < 0.01
+    n = sample_noise("gaussian", 100_000, 4, generator=gen)
+    assert abs(float(n.var()) - 1) < 0.02 and float(n.abs().max()) > math.sqrt(3)
+
+
+def test_generator_shapes_and_range():
+    g = build_generator(GeneratorConfig(noise_dim=8, hidden=[16]), 5)
+    out = g(torch.randn(3, 8))
+    assert out.shape == (3, 5) and float(out.min()) >= 0 and float(out.max()) <= 1
+    lin = build_generator(GeneratorConfig(noise_dim=8, hidden=[16], output="linear"), 2)
+    assert lin(torch.randn(1000, 8)).min() < 0

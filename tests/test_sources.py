@@ -1,0 +1,69 @@
+import math
+
+import pytest
+import torch
+
+from advnets.data import load
+from advnets.data.idx import read_idx
+from advnets.data.toy import TOYS
+
+
+def test_mnist_paper_split(mnist_root):
+    train = load("mnist", "train", mnist_root, download_missing=False)
+    valid = load("mnist", "valid", mnist_root, download_missing=False)
+    test = load("mnist", "test", mnist_root, download_missing=False)
+    assert (len(train), len(valid), len(test)) == (50_000, 10_000, 10_000)
+    assert train.x.dtype == torch.float32 and train.x.shape[1] == 784 and train.image_shape == (28, 28)
+    assert float(train.x.min()) == 0.0 and float(train.x.max()) == 1.0
+    folder = mnist_root / "mnist" if (mnist_root / "mnist").is_dir() else mnist_root
+    raw = read_idx(next(folder.glob("train-images-idx3-ubyte*")))
+    # valid is images 50,000-59,999 of the training file, in order, scaled by 1/255
+    assert torch.equal(valid.x[0], torch.from_numpy(raw[50_000].reshape(-1)).float() / 255)
+    assert torch.equal(train.x[-1], torch.from_numpy(raw[49_999].reshape(-1)).float() / 255)
+
+
+def test_digits_needs_no_download():
+    train, valid, test = (load("digits", s) for s in ("train", "valid", "test"))
+    assert (len(train), len(valid), len(test)) == (1200, 300, 297)
+    assert train.image_shape == (8, 8) and train.dim == 64
+    assert float(train.x.max()) == 1.0 and float(train.x.min()) == 0.0
+    assert set(train.y.tolist()) == set(range(10))
+
+
+@pytest.mark.parametrize("name", sorted(TOYS))
+def test_toy_moments_match_documented_mixture(name):
+    mix = TOYS[name]
+    x = load(name, "train", toy_size=50_000).x.double()
+    means = mix.means_tensor()
+    assert torch.allclose(x.mean(0), means.mean(0), atol=0.05)
+    # per-point distance to the nearest mean has the documented standard deviation
+    nearest = torch.cdist(x, means).min(1).indices
+    resid = x - means[nearest]
+    assert math.isclose(float(resid.std()), mix.std, rel_tol=0.03)
+    if len(mix.means) > 1:  # every component is populated about equally
+        counts = torch.bincount(nearest, minlength=len(mix.means)).double()
+        assert float(counts.min() / counts.max()) > 0.9
+
+
+def test_toy_splits_differ_and_are_fixed():
+    a = load("ring-2d", "train", toy_size=100).x
+    assert torch.equal(a, load("ring-2d", "train", toy_size=100).x)
+    assert not torch.equal(a[:100], load("ring-2d", "test").x[:100])
+
+
+def test_toy_log_density_integrates_to_one():
+    mix = TOYS["gaussian-1d"]
+    grid = torch.linspace(0, 8, 20001, dtype=torch.float64)[:, None]
+    mass = torch.trapezoid(mix.log_density(grid).exp(), grid[:, 0])
+    assert abs(float(mass) - 1.0) < 1e-6
+    ring = TOYS["ring-2d"]
+    # at a component mean the density is that component's peak divided by the 8 components
+    peak = 1 / (2 * math.pi * ring.std**2) / 8
+    assert math.isclose(float(ring.log_density(torch.tensor([[2.0, 0.0]])).exp()), peak, rel_tol=1e-6)
+
+
+def test_unknown_source_and_split():
+    with pytest.raises(ValueError, match="valid sources: mnist, fashion-mnist"):
+        load("cifar", "train")
+    with pytest.raises(ValueError, match="valid splits: train, valid, test"):
+        load("digits", "training")

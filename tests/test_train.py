@@ -1,0 +1,139 @@
+import json
+import math
+
+import pytest
+import torch
+
+from advnets.losses import discriminator_loss, generator_non_saturating
+from advnets.train import checkpoint
+from advnets.train.loop import RunError, Trainer, resume
+from helpers import tiny_config
+
+
+def test_simultaneous_step_matches_a_hand_written_reference(tmp_path):
+    """Both gradients from one minibatch and one D(G(z)), applied together with SGD momentum."""
+    config = tiny_config(train={"max_steps": 3})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    G, D = trainer.players.G, trainer.players.D
+    params = {n: p.detach().clone() for n, p in [*G.named_parameters(), *D.named_parameters()]}
+    G_ref, D_ref = type(G).__new__(type(G)), None
+    import copy
+
+    G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
+    rng = torch.get_rng_state()
+    trainer.run()
+
+    torch.set_rng_state(rng)
+    bufs = {}
+    for step in range(3):
+        x = trainer.x[trainer._perm[step * 50:(step + 1) * 50]]
+        z = torch.randn(50, 8)
+        fake = G_ref(z)
+        real_logits, fake_logits = D_ref(x), D_ref(fake)
+        d_grads = torch.autograd.grad(discriminator_loss(real_logits, fake_logits), list(D_ref.parameters()),
+                                      retain_graph=True)
+        g_grads = torch.autograd.grad(generator_non_saturating(fake_logits), list(G_ref.parameters()))
+        lr = 0.1 / 1.000004**step
+        with torch.no_grad():
+            for p, g in zip([*D_ref.parameters(), *G_ref.parameters()], [*d_grads, *g_grads]):
+                buf = bufs[p] = g.clone() if p not in bufs else 0.5 * bufs[p] + g
+                p -= lr * buf
+    for (name, p), ref in zip([*G.named_parameters(), *D.named_parameters()],
+                              [*G_ref.parameters(), *D_ref.parameters()]):
+        assert not torch.equal(p, params[name]), f"{name} did not move"
+        assert torch.allclose(p, ref, atol=1e-7, rtol=0), name
+
+
+def test_k_discriminator_steps_per_generator_step(tmp_path):
+    config = tiny_config(train={"update": "alternating", "k": 3, "epochs": 2, "batch_size": 20},
+                         optim={"name": "adam", "lr": 1e-3, "lr_decay": 1.0})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    seen = []
+    original = trainer.next_batch
+
+    def recording(index):
+        seen.append((trainer.epoch, index))
+        return original(index)
+
+    trainer.next_batch = recording
+    trainer.run()
+    spe = trainer.steps_per_epoch
+    assert spe == (1200 // 20) // 3
+    assert trainer.step == 2 * spe
+    assert trainer.players.d_opt.state_dict()["state"][0]["step"] == 3 * 2 * spe
+    assert trainer.players.g_opt.state_dict()["state"][0]["step"] == 2 * spe
+    # every minibatch of every epoch is used exactly once, in order, k per step
+    assert seen == [(e, i) for e in range(2) for i in range(3 * spe)]
+
+
+def test_each_epoch_is_a_fresh_permutation(tmp_path):
+    trainer = Trainer(tiny_config(), tmp_path / "run", progress=False)
+    p0 = trainer._perm_epoch, trainer.next_batch(0)
+    trainer.step = trainer.steps_per_epoch
+    assert not torch.equal(p0[1], trainer.next_batch(0))
+    rows = torch.cat([trainer.next_batch(i) for i in range(trainer.steps_per_epoch)])
+    assert torch.equal(rows.sum(0), trainer.x.sum(0)) or rows.shape[0] < len(trainer.x)
+
+
+def test_momentum_and_learning_rate_reach_the_optimiser(tmp_path):
+    config = tiny_config(optim={"momentum_ramp_epochs": 3, "lr_decay": 1.01}, train={"epochs": 3})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    trainer.run()
+    group = trainer.players.d_opt.param_groups[0]
+    last = trainer.step - 1
+    assert math.isclose(group["lr"], 0.1 / 1.01**last) and math.isclose(group["momentum"], 0.7)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["momentum"] == 0.5 and math.isclose(rows[-1]["momentum"], 0.7)
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "lr_d", "lr_g", "momentum", "images_per_s"} <= set(rows[0])
+
+
+def test_run_folder_contents(tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_config(), run, progress=False).run()
+    assert json.loads((run / "config.json").read_text())["data"]["source"] == "digits"
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-0001.png", "epoch-0002.png"]
+    assert (run / "curves.png").stat().st_size > 1000
+    folder = checkpoint.resolve(run)
+    assert folder.name == f"step-{2 * 24:08d}"
+    assert sorted(p.name for p in folder.iterdir()) == ["state.json", "state.safetensors", "weights.safetensors"]
+    assert b"pickle" not in (folder / "state.json").read_bytes()
+
+
+def test_refuses_to_overwrite_a_run(tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_config(train={"max_steps": 2}), run, progress=False).run()
+    with pytest.raises(RunError, match="already exists .* --resume"):
+        Trainer(tiny_config(), run, progress=False)
+
+
+def test_resume_rejects_changes_to_the_mathematics(tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_config(train={"max_steps": 2}), run, progress=False).run()
+    with pytest.raises(RunError, match="cannot change optim.lr when resuming"):
+        resume(run, {"optim": {"lr": 0.5}}, progress=False)
+
+
+def test_keeps_only_the_newest_checkpoints(tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_config(train={"checkpoint_every": 5, "keep_checkpoints": 2, "epochs": 1}), run, progress=False).run()
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert names == ["latest", "step-00000020", "step-00000024"]
+    assert (run / "checkpoints" / "latest").read_text().strip() == "step-00000024"
+
+
+def test_a_stale_temporary_checkpoint_is_never_read(tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_config(train={"max_steps": 4}), run, progress=False).run()
+    # a crash in the middle of a later save leaves a temporary folder and the old pointer
+    (run / "checkpoints" / ".step-00000009.tmp").mkdir()
+    (run / "checkpoints" / ".step-00000009.tmp" / "weights.safetensors").write_bytes(b"half")
+    assert checkpoint.resolve(run).name == "step-00000004"
+    t = Trainer(tiny_config(train={"max_steps": 4}), run, resume=True, progress=False)
+    assert t.step == 4
+
+
+def test_alternating_minimax_trains_toy_data(tmp_path):
+    config = tiny_config(data={"source": "gaussian-1d", "toy_size": 500}, generator={"output": "linear"},
+                         train={"update": "alternating", "objective": "minimax", "epochs": 1})
+    Trainer(config, tmp_path / "run", progress=False).run()
+    assert (tmp_path / "run" / "samples" / "epoch-0001.png").is_file()
