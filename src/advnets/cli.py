@@ -167,13 +167,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reject_unknown(parser: argparse.ArgumentParser, unknown: list[str]) -> None:
+    """An unknown --section.field flag gets the config's error, which lists the valid keys."""
+    for arg in unknown:
+        key = arg[2:].split("=", 1)[0]
+        if arg.startswith("--") and "." in key:
+            sec, name = key.split(".", 1)
+            cfgmod.apply(cfgmod.Config(), {sec: {name: None}}, source="command line")
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     from advnets.data.download import DataNotFoundError
     from advnets.data.idx import IDXError
     from advnets.train.loop import RunError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
     try:
+        if unknown:
+            _reject_unknown(parser, unknown)
         return args.func(args)
     except (cfgmod.ConfigError, RunError) as err:
         print(f"advnets: error: {err}", file=sys.stderr)

@@ -20,7 +20,8 @@ class Maxout(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.linear(x)  # [B, units * pieces]
-        return h.view(*h.shape[:-1], self.units, self.pieces).amax(dim=-1)  # [B, units]
+        # max(dim).values, not amax: its backward scatters to the argmax instead of masking ties
+        return h.view(*h.shape[:-1], self.units, self.pieces).max(dim=-1).values  # [B, units]
 
     def extra_repr(self) -> str:
         return f"in_features={self.linear.in_features}, units={self.units}, pieces={self.pieces}"

@@ -94,6 +94,8 @@ class Trainer:
         self.x = self.data.x.to(self.device)
         self.g_objective = GENERATOR_OBJECTIVES[t.objective]
 
+        if self.device.type == "cpu":
+            torch.set_flush_denormal(t.flush_denormal)
         torch.manual_seed(t.seed)
         self.players = build_players(config, self.data, self.device)
         self.step = 0
@@ -139,9 +141,10 @@ class Trainer:
             self.stat_sum = tensors["log.stat_sum"].clone()
             self.stat_count = meta["stat_count"]
             self.step = self._saved_step = meta["step"]
-        # Drop log rows written after the checkpoint, so the log continues exactly as if unbroken.
+        # Drop log rows written after the checkpoint, and partial ones, so the log continues
+        # exactly as if the run had not stopped.
         metrics = self.run_dir / "metrics.jsonl"
-        rows = [r for r in read_metrics(metrics) if r["step"] <= self.step]
+        rows = [r for r in read_metrics(metrics) if r["step"] <= self.step and not r.get("partial")]
         atomic_write_text(metrics, "".join(json.dumps(r) + "\n" for r in rows))
         (self.run_dir / "samples").mkdir(exist_ok=True)
 
@@ -254,7 +257,7 @@ class Trainer:
                 self.step += 1
                 interval_steps += 1
                 bar.update(1)
-                if self.step % t.log_every == 0 or self.step == total:
+                if self.step % t.log_every == 0:
                     now = time.perf_counter()
                     row = self._log(interval_steps / max(now - interval_start, 1e-9))
                     interval_start, interval_steps = now, 0
@@ -270,6 +273,8 @@ class Trainer:
             stopped = stop.requested
         bar.close()
         self.save_checkpoint()
+        if self.stat_count:  # the steps since the last full interval, so the log reaches the end
+            self._log(interval_steps / max(time.perf_counter() - interval_start, 1e-9), partial=True)
         rows = read_metrics(self.run_dir / "metrics.jsonl")
         if rows:
             save_curves(rows, self.run_dir / "curves.png")
@@ -278,7 +283,9 @@ class Trainer:
                                     f"'advnets train --resume {self.run_dir}'")
         return self.run_dir
 
-    def _log(self, steps_per_s: float) -> dict:
+    def _log(self, steps_per_s: float, partial: bool = False) -> dict:
+        """Append a row of interval means to metrics.jsonl. A partial row (a run stopping between
+        log steps) keeps the interval open; resuming drops it and the full row follows."""
         means = (self.stat_sum / max(self.stat_count, 1)).tolist()
         o, t = self.config.optim, self.config.train
         row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
@@ -286,10 +293,13 @@ class Trainer:
                "lr_d": learning_rate(o, self.step * t.k), "lr_g": learning_rate(o, self.step),
                "momentum": momentum(o, (self.step - 1) // self.steps_per_epoch) if o.name == "sgd" else None,
                "images_per_s": steps_per_s * t.batch_size * t.k}
+        if partial:
+            row["partial"] = True
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
-        self.stat_sum.zero_()
-        self.stat_count = 0
+        if not partial:
+            self.stat_sum.zero_()
+            self.stat_count = 0
         return row
 
     @torch.no_grad()

@@ -1,0 +1,5 @@
+import sys
+
+from advnets.cli import main
+
+sys.exit(main())
