@@ -67,3 +67,15 @@ def test_unknown_source_and_split():
         load("cifar", "train")
     with pytest.raises(ValueError, match="valid splits: train, valid, test"):
         load("digits", "training")
+
+
+def test_fashion_mnist_from_debian_folder(tmp_path):
+    from advnets.data.download import DEBIAN_FASHION
+
+    if not (DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"Fashion-MNIST is not in {DEBIAN_FASHION} (Debian package dataset-fashion-mnist)")
+    test = load("fashion-mnist", "test", tmp_path / "empty", download_missing=False)
+    valid = load("fashion-mnist", "valid", tmp_path / "empty", download_missing=False)
+    assert test.x.shape == (10_000, 784) and len(valid) == 10_000
+    assert torch.equal(torch.bincount(test.y), torch.full((10,), 1000))  # Fashion-MNIST's balanced test set
+    assert not (tmp_path / "empty").exists()
