@@ -137,3 +137,23 @@ def test_alternating_minimax_trains_toy_data(tmp_path):
                          train={"update": "alternating", "objective": "minimax", "epochs": 1})
     Trainer(config, tmp_path / "run", progress=False).run()
     assert (tmp_path / "run" / "samples" / "epoch-0001.png").is_file()
+
+
+def test_subnormals_are_flushed_unless_asked_not_to(tmp_path):
+    def product():  # 1e-30 * 1e-9 = 1e-39, a float32 subnormal
+        return float(torch.tensor([1e-30]) * torch.tensor([1e-9]))
+
+    try:
+        Trainer(tiny_config(), tmp_path / "a", progress=False)
+        assert product() == 0.0
+        Trainer(tiny_config(train={"flush_denormal": False}), tmp_path / "b", progress=False)
+        assert product() > 0.0
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def test_a_dangling_latest_pointer_falls_back_to_the_newest_complete_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_config(train={"checkpoint_every": 3, "max_steps": 6}), run, progress=False).run()
+    (run / "checkpoints" / "latest").write_text("step-00000009\n")
+    assert checkpoint.resolve(run).name == "step-00000006"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -75,8 +76,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     trained = load_generator(args.path)
     samples = trained.sample(args.n, seed=args.seed)
     if args.npy:
-        import io
-
         arr = samples.numpy()
         if trained.image_shape:
             arr = arr.reshape(-1, *trained.image_shape)

@@ -103,8 +103,8 @@ class TrainConfig:
     update: Literal["simultaneous", "alternating"] = "simultaneous"
     device: str = "cpu"
     # Treat subnormal floats as zero on the CPU. Once D saturates, its gradients underflow into
-    # the subnormal range, where x86 arithmetic is tens of times slower: an MNIST epoch of the
-    # paper's setting went from 15 s to several minutes without it.
+    # the subnormal range, where x86 arithmetic is slow: the paper's MNIST setting trained 1.49x
+    # slower without it (docs/recipes.md).
     flush_denormal: bool = True
     log_every: int = field(default=100, metadata=_bounds(1))
     # Checkpoint every this many steps; none: at the end of every epoch.

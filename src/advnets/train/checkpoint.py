@@ -68,10 +68,13 @@ def save(folder: Path, weights: dict[str, torch.Tensor], tensors: dict[str, torc
         with open(f, "rb+") as fh:
             os.fsync(fh.fileno())
     fsync_dir(tmp)
-    if folder.exists():  # the same step saved again (e.g. after an interrupt): replace it
-        shutil.rmtree(folder)
+    old = parent / f".{folder.name}.old"
+    if folder.exists():  # the same step saved again: set the old copy aside until the new one is in place
+        shutil.rmtree(old, ignore_errors=True)
+        folder.rename(old)
     tmp.rename(folder)
     fsync_dir(parent)
+    shutil.rmtree(old, ignore_errors=True)
     atomic_write_text(parent / "latest", folder.name + "\n")
     _prune(parent, keep)
     return folder
@@ -88,19 +91,27 @@ def _prune(parent: Path, keep: int) -> None:
 def resolve(path: str | Path) -> Path:
     """A checkpoint folder from a run folder (its latest checkpoint) or a checkpoint folder."""
     path = Path(path)
-    if (path / "state.json").is_file() and (path / "weights.safetensors").is_file():
+    if _complete(path):
         return path
     pointer = path / "checkpoints" / "latest"
     if pointer.is_file():
         ckpt = path / "checkpoints" / pointer.read_text().strip()
-        if (ckpt / "state.json").is_file():
+        if _complete(ckpt):
             return ckpt
+        # A crash while a checkpoint of the same step was replaced: take the newest complete one.
+        done = sorted(p for p in (path / "checkpoints").glob("step-*") if _complete(p))
+        if done:
+            return done[-1]
         raise FileNotFoundError(f"{pointer} points to {ckpt}, which is not a complete checkpoint")
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: expected a run folder or a checkpoint folder")
     raise FileNotFoundError(
         f"{path} holds no checkpoint: expected a run folder with checkpoints/latest, or a checkpoint "
         "folder with state.json and weights.safetensors")
+
+
+def _complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in ("state.json", "weights.safetensors", "state.safetensors"))
 
 
 def load(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
