@@ -44,7 +44,8 @@ def assert_same_run(a, b):
     assert rows_a == rows_b and len(rows_a) > 3
     for png in (a / "samples").iterdir():  # the per-epoch grids from the fixed noise batch
         assert png.read_bytes() == (b / "samples" / png.name).read_bytes()
-    sa, sb = (advnets("sample", r, "-n", 16, "--seed", 5, "--npy", r / "next.npy") for r in (a, b))
+    for run in (a, b):
+        advnets("sample", run, "-n", 16, "--seed", 5, "--npy", run / "next.npy")
     assert (a / "next.npy").read_bytes() == (b / "next.npy").read_bytes()
 
 
