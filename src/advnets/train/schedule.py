@@ -5,6 +5,10 @@
   lr0 / lr_decay**t.
 - Momentum: `momentum_start` in epoch 1, rising linearly to `momentum_end` at epoch
   `momentum_ramp_epochs`, constant after (pylearn2's MomentumAdjustor(start=1, saturate=250)).
+
+The momentum itself is PyTorch's SGD (buffer b = m b + g, step -lr b), not pylearn2's velocity
+(v = m v - lr g). The two are the same update while lr is constant; here lr changes by a factor
+1/1.000004 per update, so they differ by that relative amount per step.
 """
 
 from __future__ import annotations
