@@ -157,3 +157,14 @@ def test_a_dangling_latest_pointer_falls_back_to_the_newest_complete_checkpoint(
     Trainer(tiny_config(train={"checkpoint_every": 3, "max_steps": 6}), run, progress=False).run()
     (run / "checkpoints" / "latest").write_text("step-00000009\n")
     assert checkpoint.resolve(run).name == "step-00000006"
+
+
+def test_resume_survives_a_log_line_cut_short_by_a_crash(tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_config(train={"max_steps": 10}), run, progress=False).run()
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"step": 11, "d_lo')
+    t = Trainer(tiny_config(train={"max_steps": 12}), run, resume=True, progress=False)
+    t.run()
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [5, 10, 12]

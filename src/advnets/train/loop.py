@@ -321,9 +321,17 @@ def _stats(d_loss, g_loss, real_logits, fake_logits) -> torch.Tensor:
 
 
 def read_metrics(path: Path) -> list[dict]:
+    """The rows of metrics.jsonl; a last line cut short by a crash mid-append is left out."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in lines[:-1]]
+    if lines:
+        try:
+            rows.append(json.loads(lines[-1]))
+        except json.JSONDecodeError:
+            pass
+    return rows
 
 
 class _StopFlag:
