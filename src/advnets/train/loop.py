@@ -2,7 +2,8 @@
 
 One *step* is one iteration of Algorithm 1: k discriminator updates on k minibatches, then one
 generator update. Everything about where a run is follows from the step count: an epoch is
-`steps_per_epoch = (N // batch_size) // k` steps, the data order of each epoch is a permutation
+`steps_per_epoch = (N // batch_size) // k` steps (so the last (N // batch_size) % k minibatches
+of each epoch's permutation go unused when k > 1), the data order of each epoch is a permutation
 drawn from (seed, epoch), and the optimisers' schedules are functions of their update counts.
 So a checkpoint needs only the step, the weights, the optimiser state and the RNG state to
 resume bit for bit, also in the middle of an epoch.
