@@ -64,8 +64,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from advnets.figures.grid import save_grid
-    from advnets.figures.plots import save_points
+    from advnets.figures.plots import save_samples
     from advnets.io import atomic_write_bytes
     from advnets.sample import load_generator
 
@@ -84,13 +83,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
         atomic_write_bytes(args.npy, buf.getvalue())
         print(f"wrote {args.npy}: {arr.shape} float32")
     if args.out:
-        if trained.image_shape:
-            save_grid(samples.view(-1, *trained.image_shape), args.out, nrow=args.nrow)
-        else:
+        data = None
+        if not trained.image_shape:  # point data is drawn over points of its distribution (test split)
             from advnets.data import load
 
-            data = load(trained.config.data.source, "test", toy_size=trained.config.data.toy_size)
-            save_points(samples.numpy(), data.x[:2000].numpy(), args.out, title=f"step {trained.step}")
+            data = load(trained.config.data.source, "test", toy_size=trained.config.data.toy_size).x
+        save_samples(samples, trained.image_shape, data, args.out, nrow=args.nrow, title=f"step {trained.step}")
         print(f"wrote {args.out}: {args.n} samples from {trained.checkpoint} (seed {args.seed})")
     return 0
 

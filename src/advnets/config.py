@@ -288,13 +288,11 @@ def apply(config: Config, values: dict[str, Any], *, source: str, from_text: boo
 
 def validate(config: Config) -> None:
     """Rules that involve more than one field."""
-    t, o = config.train, config.optim
+    t = config.train
     if t.update == "simultaneous" and t.k != 1:
         raise ConfigError(
             f"train.k = {t.k} needs train.update = 'alternating': with 'simultaneous' updates both "
             "gradients come from one minibatch, so k must be 1")
-    if o.name == "sgd" and o.momentum_end < 0:
-        raise ConfigError("optim.momentum_end must be >= 0")
     if config.data.source in ("gaussian-1d", "ring-2d", "grid-2d") and config.generator.output == "sigmoid":
         raise ConfigError(
             f"generator.output = 'sigmoid' cannot fit data.source = {config.data.source!r}, whose values "

@@ -112,10 +112,7 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
 
 
 def search_dirs(fileset: FileSet, root: Path) -> list[Path]:
-    dirs = [root, root / fileset.folder]
-    for extra in fileset.extra_dirs:
-        dirs += [extra]
-    return dirs
+    return [root, root / fileset.folder, *fileset.extra_dirs]
 
 
 def _candidates(file: IDXFile) -> list[str]:

@@ -6,7 +6,9 @@ import io
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from advnets.figures.grid import save_grid
 from advnets.io import atomic_write_bytes
 
 
@@ -43,6 +45,15 @@ def save_curves(rows: list[dict], path: str | Path) -> None:
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+
+
+def save_samples(samples: torch.Tensor, image_shape: tuple[int, int] | None, data: torch.Tensor | None,
+                 path: str | Path, nrow: int | None = None, title: str = "") -> None:
+    """Samples [N, D] as a picture: an image grid, or for point data a plot against 2,000 data points."""
+    if image_shape:
+        save_grid(samples.view(-1, *image_shape), path, nrow=nrow)
+    else:
+        save_points(samples.numpy(), data[:2000].numpy(), path, title=title)
 
 
 def save_points(samples: np.ndarray, data: np.ndarray, path: str | Path, title: str = "") -> None:

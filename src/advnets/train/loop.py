@@ -24,8 +24,7 @@ from tqdm.auto import tqdm
 from advnets import config as cfgmod
 from advnets.config import Config
 from advnets.data import Dataset, load
-from advnets.figures.grid import save_grid
-from advnets.figures.plots import save_curves, save_points
+from advnets.figures.plots import save_curves, save_samples
 from advnets.io import atomic_write_text
 from advnets.losses import GENERATOR_OBJECTIVES, discriminator_loss
 from advnets.nn import build_discriminator, build_generator, sample_noise
@@ -46,6 +45,11 @@ class Players:
     D: torch.nn.Module
     g_opt: torch.optim.Optimizer
     d_opt: torch.optim.Optimizer
+
+    def __post_init__(self):
+        # backward(inputs=...) takes these every step: build the lists once
+        self.g_params = list(self.G.parameters())
+        self.d_params = list(self.D.parameters())
 
 
 def make_optimizer(params, cfg: cfgmod.OptimConfig) -> torch.optim.Optimizer:
@@ -101,7 +105,8 @@ class Trainer:
         self.players = build_players(config, self.data, self.device)
         self.step = 0
         self._saved_step = -1
-        self.stat_sum = torch.zeros(len(STAT_NAMES), dtype=torch.float64)
+        # summed on the training device, read at log time only (no device sync per step)
+        self.stat_sum = torch.zeros(len(STAT_NAMES), dtype=torch.float64, device=self.device)
         self.stat_count = 0
         self._perm_epoch, self._perm = -1, None
         grid_gen = torch.Generator().manual_seed(GRID_NOISE_SEED + t.seed)
@@ -139,7 +144,7 @@ class Trainer:
             torch.set_rng_state(tensors["rng.torch"])
             if self.device.type == "cuda" and "rng.cuda" in tensors:
                 torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-            self.stat_sum = tensors["log.stat_sum"].clone()
+            self.stat_sum = tensors["log.stat_sum"].to(self.device)
             self.stat_count = meta["stat_count"]
             self.step = self._saved_step = meta["step"]
         # Drop log rows written after the checkpoint, and partial ones, so the log continues
@@ -156,7 +161,7 @@ class Trainer:
         g_tensors, g_meta = checkpoint.optimizer_to_flat("g_opt", p.g_opt)
         d_tensors, d_meta = checkpoint.optimizer_to_flat("d_opt", p.d_opt)
         tensors = {**g_tensors, **d_tensors, "rng.torch": torch.get_rng_state(),
-                   "log.stat_sum": self.stat_sum.clone()}
+                   "log.stat_sum": self.stat_sum.cpu()}
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         weights = {**{f"generator.{k}": v for k, v in p.G.state_dict().items()},
@@ -205,8 +210,8 @@ class Trainer:
         g_loss = self.g_objective(fake_logits)  # the same D(G(z)), dropout mask included
         d_opt.zero_grad(set_to_none=True)
         g_opt.zero_grad(set_to_none=True)
-        d_loss.backward(inputs=list(D.parameters()), retain_graph=True)
-        g_loss.backward(inputs=list(G.parameters()))
+        d_loss.backward(inputs=self.players.d_params, retain_graph=True)
+        g_loss.backward(inputs=self.players.g_params)
         self._set_hyperparameters(d_opt, self.step)
         self._set_hyperparameters(g_opt, self.step)
         d_opt.step()
@@ -229,7 +234,7 @@ class Trainer:
             d_opt.step()
         g_loss = self.g_objective(D(G(self.noise(x.shape[0]))))
         g_opt.zero_grad(set_to_none=True)
-        g_loss.backward(inputs=list(G.parameters()))
+        g_loss.backward(inputs=self.players.g_params)
         self._set_hyperparameters(g_opt, self.step)
         g_opt.step()
         return _stats(d_loss, g_loss, real_logits, fake_logits)
@@ -253,7 +258,7 @@ class Trainer:
         with _stop_on_interrupt() as stop:
             while self.step < total and not stop.requested:
                 stats = step_fn()
-                self.stat_sum += stats.detach().to("cpu", torch.float64)
+                self.stat_sum += stats.detach()
                 self.stat_count += 1
                 self.step += 1
                 interval_steps += 1
@@ -309,10 +314,7 @@ class Trainer:
         G.eval()
         samples = G(self.grid_noise).cpu()
         G.train()
-        if self.data.image_shape:
-            save_grid(samples.view(-1, *self.data.image_shape), path, nrow=10)
-        else:
-            save_points(samples.numpy(), self.data.x[:2000].numpy(), path, title=f"epoch {self.epoch}")
+        save_samples(samples, self.data.image_shape, self.data.x, path, nrow=10, title=f"epoch {self.epoch}")
 
 
 @torch.no_grad()
