@@ -11,7 +11,7 @@ def _data_root() -> Path | None:
     return Path(root) if root else None
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mnist_root() -> Path:
     """The folder named by ADVNETS_DATA, if it holds the MNIST files (else the test is skipped)."""
     root = _data_root()

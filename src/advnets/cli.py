@@ -1,4 +1,4 @@
-"""The `advnets` command: train | sample | info | presets. A thin layer over the library."""
+"""The `advnets` command: train | sample | evaluate | info | presets. A thin layer over the library."""
 
 from __future__ import annotations
 
@@ -93,6 +93,39 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sigmas(text: str) -> tuple[float, ...]:
+    """'0.1,0.2' or 'logspace:START,STOP,NUM' (powers of ten, as numpy.logspace)."""
+    import numpy as np
+
+    try:
+        if text.startswith("logspace:"):
+            start, stop, num = text[len("logspace:"):].split(",")
+            return tuple(float(s) for s in np.logspace(float(start), float(stop), int(num)))
+        return tuple(float(s) for s in text.split(","))
+    except ValueError as err:
+        raise cfgmod.ConfigError(f"--sigmas {text!r}: give widths like 0.1,0.2 or logspace:-1,0,10 ({err})") from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from advnets.evaluate import Protocol, evaluate, format_table
+    from advnets.io import atomic_write_text
+
+    protocol = Protocol(samples=args.samples, seed=args.seed, split=args.split, split_rows=args.split_rows,
+                        valid_rows=args.valid_rows, kid_subsets=args.kid_subsets,
+                        kid_subset_size=args.kid_subset_size, pr_k=args.pr_k, memory_mb=args.memory_mb)
+    if args.sigmas:
+        protocol.sigmas = _sigmas(args.sigmas)
+    result = evaluate(args.run, args.metric, protocol, reference=args.reference, source=args.data,
+                      data_dir=args.data_dir, progress=not args.no_progress, write=not args.no_write)
+    print(format_table(result))
+    if args.out:
+        atomic_write_text(args.out, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
+        print(f"wrote {args.out}")
+    if result.recorded_in:
+        print(f"recorded in {result.recorded_in}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from advnets.train import checkpoint
     from advnets.train.loop import read_metrics
@@ -155,6 +188,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
     p.set_defaults(func=cmd_sample)
 
+    p = sub.add_parser("evaluate", help="measure samples: Parzen log-likelihood, classifier FID/KID/PR/score",
+                       description="Measure a run's latest checkpoint (or a checkpoint folder) and record the "
+                                   "result in RUN/evaluation.json. Defaults: the paper's Parzen protocol.")
+    p.add_argument("run", nargs="?", help="a run folder or checkpoint folder (omit with --reference --data SOURCE)")
+    p.add_argument("--metric", default="parzen",
+                   help="comma-separated: parzen, fid, kid, pr, score, labels, inception-fid, inception-kid, "
+                        "or all (default parzen)")
+    p.add_argument("--reference", action="store_true",
+                   help="score the first SAMPLES training images instead of samples of G (the data's own row)")
+    p.add_argument("--data", help="data source for --reference without a run (mnist, fashion-mnist, ...)")
+    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
+    p.add_argument("--samples", type=int, default=10_000, help="samples drawn from G (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed of the samples and of KID's subsets (default 0)")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                   help="the data the samples are compared with (default test)")
+    p.add_argument("--split-rows", type=int, default=None, help="use only the first N rows of the split")
+    p.add_argument("--sigmas", help="Parzen widths tried: 0.1,0.2,... or logspace:-1,0,10 (the default)")
+    p.add_argument("--valid-rows", type=int, default=1000, help="validation images that choose sigma (default 1000)")
+    p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
+    p.add_argument("--kid-subset-size", type=int, default=1000, help="KID subset size (default 1000)")
+    p.add_argument("--pr-k", type=int, default=3, help="neighbours of precision/recall (default 3)")
+    p.add_argument("--memory-mb", type=int, default=256, help="memory budget of the Parzen blocks (default 256)")
+    p.add_argument("--out", help="also write the result as JSON to this file")
+    p.add_argument("--no-write", action="store_true", help="do not record the result in the run's evaluation.json")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_evaluate)
+
     p = sub.add_parser("info", help="summarise a run")
     p.add_argument("run", help="a run folder")
     p.set_defaults(func=cmd_info)
@@ -177,6 +237,9 @@ def _reject_unknown(parser: argparse.ArgumentParser, unknown: list[str]) -> None
 def main(argv: list[str] | None = None) -> int:
     from advnets.data.download import DataNotFoundError
     from advnets.data.idx import IDXError
+    from advnets.evaluate import EvaluationError
+    from advnets.metrics.classifier import ClassifierError
+    from advnets.metrics.inception import InceptionUnavailable
     from advnets.train.loop import RunError
 
     parser = build_parser()
@@ -185,10 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             _reject_unknown(parser, unknown)
         return args.func(args)
-    except (cfgmod.ConfigError, RunError) as err:
+    except (cfgmod.ConfigError, RunError, EvaluationError) as err:
         print(f"advnets: error: {err}", file=sys.stderr)
         return 2
-    except (DataNotFoundError, IDXError, FileNotFoundError, ValueError) as err:
+    except (DataNotFoundError, IDXError, FileNotFoundError, ValueError, ClassifierError, InceptionUnavailable) as err:
         print(f"advnets: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as err:

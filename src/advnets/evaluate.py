@@ -1,0 +1,287 @@
+"""One entry point for every metric: samples from a run (or training images, for the reference
+rows), a named protocol, and a record written to RUN/evaluation.json.
+
+Metrics (`METRICS`):
+- ``parzen``: the paper's Parzen-window log-likelihood (`advnets.metrics.parzen`): sigma chosen
+  from a grid on the first `valid_rows` validation images, the test mean +- standard error.
+- ``fid``, ``kid``, ``pr``, ``score``, ``labels``: on the shipped classifier of the data set
+  (`advnets.metrics.classifier`): Fréchet distance and kernel distance of penultimate features,
+  precision and recall, the classifier score, and the label histogram's total variation
+  distance, all against the `split` images (the test set by default).
+- ``inception-fid``, ``inception-kid``: Inception-v3 features through torch-fidelity (the
+  ``inception`` extra), for RGB or grey images of any size.
+
+With ``reference=True`` the first `samples` training images stand in for the samples: the score
+of the data itself, the row a generator is compared with.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from advnets.metrics.parzen import PAPER_SIGMAS
+
+CLASSIFIER_METRICS = ("fid", "kid", "pr", "score", "labels")
+INCEPTION_METRICS = ("inception-fid", "inception-kid")
+METRICS = ("parzen",) + CLASSIFIER_METRICS + INCEPTION_METRICS
+
+
+class EvaluationError(ValueError):
+    pass
+
+
+@dataclass
+class Protocol:
+    """Every choice an evaluation makes; the defaults are the paper's Parzen protocol and the
+    customary 10k-sample settings of the feature metrics."""
+
+    samples: int = 10_000            # samples drawn from G (or training images, for the reference)
+    seed: int = 0                    # noise seed of the samples; also seeds KID's subsets
+    split: str = "test"              # the images the samples are compared with
+    split_rows: int | None = None    # first rows of `split` used (None: all)
+    sigmas: tuple[float, ...] = PAPER_SIGMAS  # Parzen widths tried
+    valid_rows: int = 1000           # first validation images that choose sigma
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    pr_k: int = 3                    # neighbours defining the manifolds of precision/recall
+    score_splits: int = 10
+    memory_mb: int = 256             # budget of the Parzen blocks
+
+    def check(self) -> None:
+        problems = []
+        if self.samples < 2:
+            problems.append(f"samples = {self.samples}: at least 2 are needed")
+        if self.split not in ("train", "valid", "test"):
+            problems.append(f"split = {self.split!r}: choose train, valid or test")
+        if self.split_rows is not None and self.split_rows < 2:
+            problems.append(f"split_rows = {self.split_rows}: at least 2, or unset for the whole split")
+        if not self.sigmas or any(s <= 0 for s in self.sigmas):
+            problems.append(f"sigmas = {list(self.sigmas)}: give one or more positive widths")
+        for name in ("valid_rows", "kid_subsets", "kid_subset_size", "pr_k", "score_splits", "memory_mb"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} = {getattr(self, name)}: must be at least 1")
+        if problems:
+            raise EvaluationError("bad evaluation protocol: " + "; ".join(problems))
+
+
+@dataclass
+class Evaluation:
+    """What one call measured, as written to evaluation.json."""
+
+    subject: dict                       # run, checkpoint and step, or the reference images
+    protocol: dict
+    metrics: dict = field(default_factory=dict)  # name -> values and the details of that metric
+    environment: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_metrics(text: str | list[str]) -> list[str]:
+    names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
+    if names == ["all"]:
+        return ["parzen", *CLASSIFIER_METRICS]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown or not names:
+        raise EvaluationError(f"unknown metric {', '.join(unknown) or '(none given)'}; "
+                              f"valid metrics: {', '.join(METRICS)}, or all (parzen and the classifier metrics)")
+    return list(dict.fromkeys(names))
+
+
+def _bar(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="row", disable=not enabled, leave=False, dynamic_ncols=True)
+
+
+def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progress: bool):
+    """(samples [n, D], image_shape, data source, subject record)."""
+    from advnets.data import load
+
+    if reference:
+        if source is None:
+            raise EvaluationError("--reference needs a data source: give a run folder or --data SOURCE")
+        train = load(source, "train", data_dir, progress=progress)
+        if len(train) < protocol.samples:
+            raise EvaluationError(f"{source} has {len(train)} training rows, fewer than samples = {protocol.samples}")
+        subject = {"reference": f"{source} training rows 0-{protocol.samples - 1}"}
+        return train.x[:protocol.samples], train.image_shape, source, subject
+    from advnets.sample import load_generator
+
+    trained = load_generator(path)
+    if source is not None and source != trained.config.data.source:
+        raise EvaluationError(f"the run was trained on {trained.config.data.source}, not {source}: drop --data")
+    with _bar(protocol.samples, "sampling", progress) as bar:
+        x = trained.sample(protocol.samples, seed=protocol.seed)
+        bar.update(protocol.samples)
+    subject = {"run": str(trained.checkpoint.parent.parent), "checkpoint": trained.checkpoint.name,
+               "step": trained.step}
+    return x, trained.image_shape, trained.config.data.source, subject
+
+
+def evaluate(path: str | Path | None = None, metrics: str | list[str] = "parzen", protocol: Protocol | None = None,
+             *, reference: bool = False, source: str | None = None, data_dir=None, progress: bool = True,
+             write: bool = True) -> Evaluation:
+    """Measure a run's latest checkpoint (or a checkpoint folder, or the data itself).
+
+    Returns the `Evaluation`; with `write`, also merges it into RUN/evaluation.json under the
+    checkpoint's name (a reference evaluation of a run is filed under "reference").
+    """
+    from advnets.data import load
+
+    names = parse_metrics(metrics)
+    protocol = protocol or Protocol()
+    protocol.check()
+    if path is None and not reference:
+        raise EvaluationError("nothing to evaluate: give a run folder (or --reference with --data SOURCE)")
+    run_root = None
+    if path is not None:
+        from advnets.train import checkpoint
+
+        folder = checkpoint.resolve(path)
+        run_root = folder.parent.parent
+        if reference and source is None:
+            source = json.loads((folder / "state.json").read_text())["config"]["data"]["source"]
+    x, image_shape, source, subject = _samples(path, source, protocol, reference, data_dir, progress)
+    data = load(source, protocol.split, data_dir, progress=progress)
+    real = data.x[:protocol.split_rows] if protocol.split_rows else data.x
+    result = Evaluation(subject={**subject, "data": source, "split": protocol.split, "split_rows": len(real),
+                                 "samples": len(x)},
+                        protocol=json.loads(json.dumps(asdict(protocol))))  # as it reads back from JSON
+
+    if "parzen" in names:
+        result.metrics["parzen"] = _parzen(x, load(source, "valid", data_dir, progress=progress).x, real, protocol,
+                                           progress)
+    wanted = [m for m in names if m in CLASSIFIER_METRICS]
+    if wanted:
+        result.metrics.update(_classifier_metrics(x, real, source, image_shape, wanted, protocol, progress))
+    wanted = [m for m in names if m in INCEPTION_METRICS]
+    if wanted:
+        from advnets.metrics.inception import inception_metrics
+
+        start = time.perf_counter()
+        values = inception_metrics(x, real, image_shape, wanted, protocol, progress=progress)
+        for name, value in values.items():
+            result.metrics[name] = {**value, "seconds": round(time.perf_counter() - start, 2)}
+    result.environment = {"advnets": _version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                          "machine": platform.machine(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    result.recorded_in = None
+    if write and run_root is not None:
+        result.recorded_in = record(run_root, result, key="reference" if reference else subject["checkpoint"])
+    return result
+
+
+def _version() -> str:
+    from advnets import __version__
+
+    return __version__
+
+
+def _parzen(x, valid, real, protocol: Protocol, progress: bool) -> dict:
+    from advnets.metrics.parzen import parzen_protocol
+
+    valid = valid[:protocol.valid_rows]
+    start = time.perf_counter()
+    with _bar(len(valid) + len(real), "parzen", progress) as bar:
+        res = parzen_protocol(x, valid, real, protocol.sigmas, memory_bytes=protocol.memory_mb * 2**20,
+                              progress=bar.update)
+    return {**res.to_dict(), "seconds": round(time.perf_counter() - start, 2)}
+
+
+def _classifier_metrics(x, real, source, image_shape, wanted, protocol: Protocol, progress: bool) -> dict:
+    from advnets.metrics.classifier import load_classifier
+    from advnets.metrics.fid import fid
+    from advnets.metrics.kid import kid
+    from advnets.metrics.precision_recall import precision_recall
+    from advnets.metrics.score import (
+        classifier_score,
+        label_histogram,
+        label_total_variation,
+    )
+
+    if image_shape != (28, 28):
+        raise EvaluationError(f"classifier metrics are for 28 x 28 images (mnist, fashion-mnist); {source} has "
+                              f"{'points' if image_shape is None else 'images of %d x %d' % image_shape}: "
+                              "use --metric parzen, or inception-fid for other images")
+    start = time.perf_counter()
+    clf = load_classifier(source)
+    with _bar(len(x) + len(real), "features", progress) as bar:
+        feats_x, probs_x = clf(x, progress=bar.update)
+        feats_r, probs_r = clf(real, progress=bar.update)
+    extractor = {"extractor": f"advnets {source} classifier ({clf.file})", "sha256": clf.sha256,
+                 "extractor_test_accuracy": clf.test_accuracy}
+    seconds = time.perf_counter() - start
+    out = {}
+
+    def timed(name, fn):
+        t = time.perf_counter()
+        values = fn()
+        out[name] = {**values, **extractor, "seconds": round(seconds + time.perf_counter() - t, 2)}
+
+    if "fid" in wanted:
+        timed("fid", lambda: {"value": fid(feats_x, feats_r)})
+    if "kid" in wanted:
+        timed("kid", lambda: dict(zip(("value", "std"), kid(feats_x, feats_r, protocol.kid_subsets,
+                                                            protocol.kid_subset_size, protocol.seed))))
+    if "pr" in wanted:
+        timed("pr", lambda: dict(zip(("precision", "recall"), precision_recall(feats_r, feats_x, protocol.pr_k))))
+    if "score" in wanted:
+        timed("score", lambda: {**dict(zip(("value", "std"), classifier_score(probs_x, protocol.score_splits))),
+                                "data_value": classifier_score(probs_r, protocol.score_splits)[0]})
+    if "labels" in wanted:
+        timed("labels", lambda: {"value": label_total_variation(probs_x, probs_r),
+                                 "samples_histogram": [round(v, 5) for v in label_histogram(probs_x).tolist()],
+                                 "data_histogram": [round(v, 5) for v in label_histogram(probs_r).tolist()]})
+    return out
+
+
+def record(run: Path, result: Evaluation, key: str) -> Path:
+    """Merge `result` into RUN/evaluation.json under `key`, atomically; other keys are kept."""
+    from advnets.io import atomic_write_text
+
+    target = run / "evaluation.json"
+    book = {}
+    if target.is_file():
+        try:
+            book = json.loads(target.read_text())
+        except json.JSONDecodeError:
+            book = {}  # a damaged file is replaced rather than blocking every later evaluation
+    entry = book.get(key, {})
+    same_protocol = entry.get("protocol") == result.protocol
+    metrics = {**(entry.get("metrics", {}) if same_protocol else {}), **result.metrics}
+    book[key] = {**result.to_dict(), "metrics": metrics}
+    atomic_write_text(target, json.dumps(book, indent=2, sort_keys=True) + "\n")
+    return target
+
+
+def format_table(result: Evaluation) -> str:
+    """The metrics of one evaluation as an aligned text table."""
+    rows = []
+    for name, m in result.metrics.items():
+        if name == "parzen":
+            rows.append((name, f"{m['mean']:.1f} ± {m['stderr']:.1f}",
+                         f"log-likelihood, sigma {m['sigma']:.3f} of {len(m['valid_means'])} on {m['n_valid']} valid rows; "
+                         f"{m['n_centres']} centres, {m['n_test']} test rows"))
+        elif name in ("kid", "inception-kid"):
+            rows.append((name, f"{m['value']:.5f} ± {m['std']:.5f}", "unbiased MMD², ± std over subsets"))
+        elif name == "pr":
+            rows.append(("precision", f"{m['precision']:.4f}", f"k = {result.protocol['pr_k']}"))
+            rows.append(("recall", f"{m['recall']:.4f}", f"k = {result.protocol['pr_k']}"))
+        elif name == "score":
+            rows.append((name, f"{m['value']:.3f} ± {m['std']:.3f}", f"classifier score (data: {m['data_value']:.3f})"))
+        elif name == "labels":
+            rows.append((name, f"{m['value']:.4f}", "total variation of predicted-label histograms"))
+        else:
+            rows.append((name, f"{m['value']:.4f}", "Fréchet distance of features"))
+    subject = result.subject
+    head = (f"{subject.get('reference') or subject['run'] + ' @ ' + subject['checkpoint']}: "
+            f"{subject['samples']} samples vs {subject['split_rows']} {subject['data']} {subject['split']} rows")
+    width = max(len(r[0]) for r in rows) if rows else 0
+    vwidth = max(len(r[1]) for r in rows) if rows else 0
+    return "\n".join([head] + [f"  {n:<{width}}  {v:>{vwidth}}  {note}" for n, v, note in rows])

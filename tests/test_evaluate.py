@@ -1,0 +1,151 @@
+"""`advnets evaluate` and `advnets.evaluate.evaluate`: records, protocols, the shipped classifiers."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from helpers import tiny_config
+
+from advnets.data import load
+from advnets.evaluate import Protocol, evaluate
+from advnets.metrics import classifier as clfmod
+from advnets.metrics.fid import fid
+from advnets.metrics.parzen import parzen_protocol
+from advnets.sample import load_generator
+from advnets.train.loop import train
+
+SMALL = dict(samples=300, split_rows=400, valid_rows=50, kid_subsets=5, kid_subset_size=100)
+
+
+def advnets(*args):
+    return subprocess.run([sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def mnist_run(tmp_path_factory, mnist_root):
+    config = tiny_config(data={"source": "mnist", "dir": str(mnist_root)},
+                         generator={"noise_dim": 8, "hidden": [64]}, train={"max_steps": 4, "log_every": 2})
+    return train(config, tmp_path_factory.mktemp("eval") / "run", progress=False)
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    return train(tiny_config(train={"max_steps": 3, "log_every": 1}), tmp_path_factory.mktemp("eval") / "digits",
+                 progress=False)
+
+
+def test_cli_prints_a_table_and_records_every_metric(mnist_run, mnist_root):
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items()]
+    proc = advnets("evaluate", mnist_run, "--metric", "all", "--data-dir", mnist_root, "--no-progress", *flags)
+    assert proc.returncode == 0, proc.stderr
+    for word in ("parzen", "fid", "kid", "precision", "recall", "score", "labels"):
+        assert word in proc.stdout
+    book = json.loads((mnist_run / "evaluation.json").read_text())
+    (key, entry), = book.items()
+    assert key.startswith("step-") and entry["subject"]["step"] == 4
+    assert entry["protocol"]["samples"] == 300 and entry["subject"]["split_rows"] == 400
+    assert set(entry["metrics"]) == {"parzen", "fid", "kid", "pr", "score", "labels"}
+    assert entry["metrics"]["fid"]["sha256"] == clfmod.SHIPPED["mnist"][1]
+    parzen = entry["metrics"]["parzen"]
+    assert parzen["n_centres"] == 300 and parzen["n_valid"] == 50 and parzen["n_test"] == 400
+    assert parzen["sigma"] in Protocol().sigmas and parzen["seconds"] >= 0
+
+
+def test_parzen_is_the_protocol_on_the_runs_samples(mnist_run, mnist_root):
+    protocol = Protocol(samples=200, split_rows=100, valid_rows=30, seed=5)
+    result = evaluate(mnist_run, "parzen", protocol, data_dir=mnist_root, progress=False, write=False)
+    samples = load_generator(mnist_run).sample(200, seed=5)
+    direct = parzen_protocol(samples, load("mnist", "valid", mnist_root).x[:30], load("mnist", "test", mnist_root).x[:100])
+    assert result.metrics["parzen"]["mean"] == direct.mean and result.metrics["parzen"]["sigma"] == direct.sigma
+
+
+def test_later_metrics_of_the_same_protocol_are_merged(mnist_run, mnist_root, tmp_path):
+    protocol = Protocol(samples=100, split_rows=100, valid_rows=20, kid_subsets=2, kid_subset_size=50)
+    evaluate(mnist_run, "parzen", protocol, data_dir=mnist_root, progress=False)
+    evaluate(mnist_run, "fid", protocol, data_dir=mnist_root, progress=False)
+    entry = next(iter(json.loads((mnist_run / "evaluation.json").read_text()).values()))
+    assert {"parzen", "fid"} <= set(entry["metrics"]) and entry["protocol"]["samples"] == 100
+
+
+def test_reference_row_is_training_images_against_the_split(mnist_root):
+    protocol = Protocol(samples=500, split_rows=600)
+    result = evaluate(None, "fid", protocol, reference=True, source="mnist", data_dir=mnist_root, progress=False)
+    clf = clfmod.load_classifier("mnist")
+    direct = fid(clf(load("mnist", "train", mnist_root).x[:500])[0], clf(load("mnist", "test", mnist_root).x[:600])[0])
+    assert result.metrics["fid"]["value"] == pytest.approx(direct, rel=1e-12)
+    assert result.subject["reference"] == "mnist training rows 0-499"
+
+
+def test_shipped_mnist_classifier_is_accurate_and_checked(mnist_root, monkeypatch):
+    test = load("mnist", "test", mnist_root)
+    _, probs = clfmod.load_classifier("mnist")(test.x)
+    assert (probs.argmax(1) == test.y).double().mean() >= 0.992
+    blob = bytearray(clfmod.weights_bytes("mnist"))
+    blob[-1] ^= 1
+    monkeypatch.setattr(clfmod, "weights_bytes", lambda source: bytes(blob))
+    with pytest.raises(clfmod.ClassifierError, match="SHA-256"):
+        clfmod.load_classifier("mnist")
+
+
+def test_classifier_metrics_move_the_right_way(mnist_root):
+    """Noise and blur raise FID and lower recall; keeping only five classes shows in the label histogram."""
+    from advnets.metrics.precision_recall import precision_recall
+    from advnets.metrics.score import label_total_variation
+
+    clf = clfmod.load_classifier("mnist")
+    train, test = load("mnist", "train", mnist_root), load("mnist", "test", mnist_root)
+    x, real = train.x[:2000], test.x[:2000]
+    f_real, p_real = clf(real)
+    f_x, p_x = clf(x)
+    noisy = (x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    blurred = torch.nn.functional.avg_pool2d(x.view(-1, 1, 28, 28), 3, 1, 1).view(-1, 784)
+    few = train.x[:4000][train.y[:4000] < 5][:2000]
+    f_noisy, f_blur, (f_few, p_few) = clf(noisy)[0], clf(blurred)[0], clf(few)
+    clean = fid(f_x, f_real)
+    assert fid(f_noisy, f_real) > 10 * clean and fid(f_blur, f_real) > 3 * clean
+    _, recall = precision_recall(f_real, f_x)
+    assert precision_recall(f_real, f_noisy)[1] < recall - 0.2
+    assert precision_recall(f_real, f_few)[1] < recall - 0.2
+    assert label_total_variation(p_x, p_real) < 0.05 < 0.4 < label_total_variation(p_few, p_real)
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--metric", "fid"], 2, "28 x 28"),
+    (["--metric", "fidd"], 2, "valid metrics: parzen"),
+    (["--samples", "1"], 2, "at least 2"),
+    (["--sigmas", "0.1,x"], 2, "logspace:-1,0,10"),
+])
+def test_bad_requests_are_explained(digits_run, args, code, message):
+    proc = advnets("evaluate", digits_run, "--no-progress", *args)
+    assert proc.returncode == code and message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (digits_run / "evaluation.json").exists()
+
+
+def test_parzen_works_on_any_data_and_custom_sigmas(digits_run):
+    proc = advnets("evaluate", digits_run, "--samples", 100, "--valid-rows", 40, "--sigmas", "logspace:-1,0,3",
+                   "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    entry = next(iter(json.loads((digits_run / "evaluation.json").read_text()).values()))
+    assert entry["metrics"]["parzen"]["sigma"] in (0.1, pytest.approx(10 ** -0.5), 1.0)
+    assert entry["subject"]["data"] == "digits" and len(entry["protocol"]["sigmas"]) == 3
+
+
+def test_not_a_run_is_explained(tmp_path):
+    proc = advnets("evaluate", tmp_path, "--no-progress")
+    assert proc.returncode == 1 and "holds no checkpoint" in proc.stderr
+    proc = advnets("evaluate", "--no-progress")
+    assert proc.returncode == 2 and "nothing to evaluate" in proc.stderr
+
+
+def test_inception_metrics_without_the_extra_say_what_to_install(digits_run, mnist_run, mnist_root):
+    try:
+        import torch_fidelity  # noqa: F401
+    except Exception:
+        pass
+    else:
+        pytest.skip("torch-fidelity is installed here; its weights cannot be fetched offline")
+    proc = advnets("evaluate", mnist_run, "--metric", "inception-fid", "--samples", 10, "--split-rows", 10,
+                   "--data-dir", mnist_root, "--no-progress", "--no-write")
+    assert proc.returncode == 1 and "advnets[inception]" in proc.stderr and "Traceback" not in proc.stderr
