@@ -90,9 +90,9 @@ def main() -> None:
               f"{time.perf_counter() - start:.0f} s", flush=True)
 
     acc = accuracy(net, test.x, test.y)
-    blob = save_safetensors({k: v.contiguous() for k, v in net.state_dict().items()},
-                            metadata={"source": args.source, "seed": str(args.seed), "epochs": str(epochs),
-                                      "test_accuracy": f"{acc:.4f}"})
+    # No metadata: safetensors writes it in an arbitrary key order, which would change the file's
+    # SHA-256 from one run to the next although the tensors are bit for bit the same.
+    blob = save_safetensors({k: v.contiguous() for k, v in net.state_dict().items()})
     name = SHIPPED[args.source][0]
     WEIGHTS.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(WEIGHTS / name, blob)

@@ -110,7 +110,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from advnets.evaluate import Protocol, evaluate, format_table
     from advnets.io import atomic_write_text
 
-    protocol = Protocol(samples=args.samples, seed=args.seed, split=args.split, split_rows=args.split_rows,
+    protocol = Protocol(samples=args.samples, seed=args.seed, split=args.split, split_start=args.split_start,
+                        split_rows=args.split_rows,
                         valid_rows=args.valid_rows, kid_subsets=args.kid_subsets,
                         kid_subset_size=args.kid_subset_size, pr_k=args.pr_k, memory_mb=args.memory_mb)
     if args.sigmas:
@@ -203,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="noise seed of the samples and of KID's subsets (default 0)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"),
                    help="the data the samples are compared with (default test)")
-    p.add_argument("--split-rows", type=int, default=None, help="use only the first N rows of the split")
+    p.add_argument("--split-start", type=int, default=0, help="first row of the split used (default 0)")
+    p.add_argument("--split-rows", type=int, default=None, help="use N rows of the split from there (default: all)")
     p.add_argument("--sigmas", help="Parzen widths tried: 0.1,0.2,... or logspace:-1,0,10 (the default)")
     p.add_argument("--valid-rows", type=int, default=1000, help="validation images that choose sigma (default 1000)")
     p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")

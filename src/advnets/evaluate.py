@@ -44,7 +44,8 @@ class Protocol:
     samples: int = 10_000            # samples drawn from G (or training images, for the reference)
     seed: int = 0                    # noise seed of the samples; also seeds KID's subsets
     split: str = "test"              # the images the samples are compared with
-    split_rows: int | None = None    # first rows of `split` used (None: all)
+    split_start: int = 0             # first row of `split` used
+    split_rows: int | None = None    # rows of `split` used from there (None: to the end)
     sigmas: tuple[float, ...] = PAPER_SIGMAS  # Parzen widths tried
     valid_rows: int = 1000           # first validation images that choose sigma
     kid_subsets: int = 100
@@ -59,6 +60,8 @@ class Protocol:
             problems.append(f"samples = {self.samples}: at least 2 are needed")
         if self.split not in ("train", "valid", "test"):
             problems.append(f"split = {self.split!r}: choose train, valid or test")
+        if self.split_start < 0:
+            problems.append(f"split_start = {self.split_start}: must be 0 or more")
         if self.split_rows is not None and self.split_rows < 2:
             problems.append(f"split_rows = {self.split_rows}: at least 2, or unset for the whole split")
         if not self.sigmas or any(s <= 0 for s in self.sigmas):
@@ -150,23 +153,35 @@ def evaluate(path: str | Path | None = None, metrics: str | list[str] = "parzen"
             source = json.loads((folder / "state.json").read_text())["config"]["data"]["source"]
     x, image_shape, source, subject = _samples(path, source, protocol, reference, data_dir, progress)
     data = load(source, protocol.split, data_dir, progress=progress)
-    real = data.x[:protocol.split_rows] if protocol.split_rows else data.x
-    result = Evaluation(subject={**subject, "data": source, "split": protocol.split, "split_rows": len(real),
+    stop = protocol.split_start + protocol.split_rows if protocol.split_rows else None
+    real = data.x[protocol.split_start:stop]
+    if len(real) < 2:
+        raise EvaluationError(f"{source} {protocol.split} has {len(data)} rows: split_start = {protocol.split_start} "
+                              f"leaves {len(real)}, at least 2 are needed")
+    result = Evaluation(subject={**subject, "data": source, "split": protocol.split,
+                                 "split_range": [protocol.split_start, protocol.split_start + len(real)],
+                                 "split_rows": len(real),
                                  "samples": len(x)},
                         protocol=json.loads(json.dumps(asdict(protocol))))  # as it reads back from JSON
 
+    classifier_wanted = [m for m in names if m in CLASSIFIER_METRICS]
+    inception_wanted = [m for m in names if m in INCEPTION_METRICS]
+    if classifier_wanted:  # refuse what cannot be computed before spending time on the rest
+        _check_classifier_applies(source, image_shape)
+    if inception_wanted:
+        from advnets.metrics.inception import check_available
+
+        check_available(image_shape)
     if "parzen" in names:
         result.metrics["parzen"] = _parzen(x, load(source, "valid", data_dir, progress=progress).x, real, protocol,
                                            progress)
-    wanted = [m for m in names if m in CLASSIFIER_METRICS]
-    if wanted:
-        result.metrics.update(_classifier_metrics(x, real, source, image_shape, wanted, protocol, progress))
-    wanted = [m for m in names if m in INCEPTION_METRICS]
-    if wanted:
+    if classifier_wanted:
+        result.metrics.update(_classifier_metrics(x, real, source, classifier_wanted, protocol, progress))
+    if inception_wanted:
         from advnets.metrics.inception import inception_metrics
 
         start = time.perf_counter()
-        values = inception_metrics(x, real, image_shape, wanted, protocol, progress=progress)
+        values = inception_metrics(x, real, image_shape, inception_wanted, protocol, progress=progress)
         for name, value in values.items():
             result.metrics[name] = {**value, "seconds": round(time.perf_counter() - start, 2)}
     result.environment = {"advnets": _version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -194,7 +209,16 @@ def _parzen(x, valid, real, protocol: Protocol, progress: bool) -> dict:
     return {**res.to_dict(), "seconds": round(time.perf_counter() - start, 2)}
 
 
-def _classifier_metrics(x, real, source, image_shape, wanted, protocol: Protocol, progress: bool) -> dict:
+def _check_classifier_applies(source: str, image_shape) -> None:
+    from advnets.metrics.classifier import SHIPPED
+
+    if image_shape != (28, 28) or source not in SHIPPED:
+        shape = "points" if image_shape is None else "images of {} x {}".format(*image_shape)
+        raise EvaluationError(f"classifier metrics are for 28 x 28 images of {' or '.join(SHIPPED)}; {source} has "
+                              f"{shape}: use --metric parzen, or inception-fid for other images")
+
+
+def _classifier_metrics(x, real, source, wanted, protocol: Protocol, progress: bool) -> dict:
     from advnets.metrics.classifier import load_classifier
     from advnets.metrics.fid import fid
     from advnets.metrics.kid import kid
@@ -205,10 +229,6 @@ def _classifier_metrics(x, real, source, image_shape, wanted, protocol: Protocol
         label_total_variation,
     )
 
-    if image_shape != (28, 28):
-        raise EvaluationError(f"classifier metrics are for 28 x 28 images (mnist, fashion-mnist); {source} has "
-                              f"{'points' if image_shape is None else 'images of %d x %d' % image_shape}: "
-                              "use --metric parzen, or inception-fid for other images")
     start = time.perf_counter()
     clf = load_classifier(source)
     with _bar(len(x) + len(real), "features", progress) as bar:

@@ -70,11 +70,17 @@ class _Images(torch.utils.data.Dataset):
         return self.images[i].contiguous()
 
 
+def check_available(image_shape) -> None:
+    """Raise InceptionUnavailable now if the metrics could not be computed (no images, no package)."""
+    if image_shape is None:
+        raise InceptionUnavailable("Inception metrics need images; this data set holds points")
+    _import_fidelity()
+
+
 def inception_metrics(samples: torch.Tensor, real: torch.Tensor, image_shape, wanted, protocol,
                       progress: bool = True) -> dict:
     """{'inception-fid': {...}, 'inception-kid': {...}} for the metrics named in `wanted`."""
-    if image_shape is None:
-        raise InceptionUnavailable("Inception metrics need images; this data set holds points")
+    check_available(image_shape)
     fidelity, url = _import_fidelity()
     _fetch_weights(url)
     out = fidelity.calculate_metrics(
