@@ -82,3 +82,23 @@ def test_generator_shapes_and_range():
     lin = build_generator(GeneratorConfig(noise_dim=8, hidden=[16], output="linear"), 2)
     with torch.no_grad():
         assert lin(torch.randn(1000, 8)).min() < 0
+
+
+def test_linear_output_bias_is_the_data_mean():
+    x = torch.randn(1000, 2) + torch.tensor([4.0, -1.0])
+    g = build_generator(GeneratorConfig(noise_dim=2, hidden=[8], output="linear", init="pytorch"), 2, x)
+    assert torch.allclose(g.out.bias.data, x.mean(0))
+
+
+def test_standardized_input_is_what_the_layers_see_and_is_saved():
+    x = 4.0 + 0.5 * torch.randn(2000, 1)
+    cfg = DiscriminatorConfig(hidden=[8], pieces=2, input_keep=1.0, hidden_keep=1.0, init="pytorch",
+                              standardize_input=True)
+    torch.manual_seed(0)
+    d = build_discriminator(cfg, 1, x).eval()
+    assert torch.allclose(d.input_mean, x.mean(0)) and torch.isclose(d.input_std, x.std())
+    assert {"input_mean", "input_std"} <= set(d.state_dict())
+    z = (x[:5] - x.mean(0)) / x.std()
+    assert torch.equal(d(x[:5]), d.net(z).squeeze(-1))
+    plain = build_discriminator(DiscriminatorConfig(hidden=[8], pieces=2), 1, x)
+    assert not any(k.startswith("input_") for k in plain.state_dict())  # the paper's D is unchanged

@@ -84,7 +84,7 @@ def test_momentum_and_learning_rate_reach_the_optimiser(tmp_path):
     assert math.isclose(group["lr"], 0.1 / 1.01**last) and math.isclose(group["momentum"], 0.7)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows[0]["momentum"] == 0.5 and math.isclose(rows[-1]["momentum"], 0.7)
-    assert {"d_loss", "g_loss", "d_real", "d_fake", "lr_d", "lr_g", "momentum", "images_per_s"} <= set(rows[0])
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "lr_d", "lr_g", "momentum", "images_per_s"} <= set(rows[0])
 
 
 def test_run_folder_contents(tmp_path):

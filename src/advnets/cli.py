@@ -1,4 +1,4 @@
-"""The `advnets` command: train | sample | evaluate | info | presets. A thin layer over the library."""
+"""The `advnets` command: train | sample | evaluate | figure | info | presets. A thin layer over the library."""
 
 from __future__ import annotations
 
@@ -127,6 +127,82 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+FIGURES = {
+    "neighbours": "the paper's Figure 2: samples, the rightmost column the nearest training image (pixels)",
+    "interpolation": "the paper's Figure 3: rows of images along straight lines in z space",
+    "toy1d": "the paper's Figure 1: p_data, p_g, D and x = G(z) at four checkpoints of a gaussian-1d run",
+    "curves": "training curves: both losses, mean D(x) and D(G(z))",
+}
+
+
+def cmd_figure(args: argparse.Namespace) -> int:
+    from advnets.train import checkpoint
+
+    name = {"fig1": "toy1d", "fig2": "neighbours", "fig3": "interpolation"}.get(args.name, args.name)
+    folder = checkpoint.resolve(args.run)
+    run = folder.parent.parent
+    out = Path(args.out) if args.out else run / "figures" / f"{name}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if name == "curves":
+        from advnets.figures.plots import save_curves
+        from advnets.train.loop import read_metrics
+
+        rows = [r for r in read_metrics(run / "metrics.jsonl") if not r.get("partial")]
+        if not rows:
+            raise cfgmod.ConfigError(f"{run}/metrics.jsonl holds no log rows yet")
+        save_curves(rows, out)
+    elif name == "toy1d":
+        from advnets.figures.toy1d import save_toy1d_figure
+
+        save_toy1d_figure(_four_checkpoints(run, folder, args.steps), out, seed=args.seed)
+    else:
+        from advnets.sample import load_generator
+
+        trained = load_generator(folder)
+        if not trained.image_shape:
+            raise cfgmod.ConfigError(f"the {name} figure shows images; {trained.config.data.source} holds points")
+        rows, cols = args.rows, args.cols
+        if rows < 1 or cols < 2:
+            raise cfgmod.ConfigError(f"--rows {rows} --cols {cols}: need at least 1 row and 2 columns")
+        if name == "neighbours":
+            from advnets.data import load
+            from advnets.figures.neighbours import save_neighbour_figure
+
+            train = load(trained.config.data.source, "train", args.data_dir)
+            save_neighbour_figure(trained.sample(rows * (cols - 1), seed=args.seed), train.x, trained.image_shape,
+                                  out, rows=rows, cols=cols)
+        else:
+            import torch
+
+            from advnets.figures.grid import save_grid
+            from advnets.figures.interpolate import interpolation_noise
+
+            g = trained.config.generator
+            with torch.no_grad():
+                images = trained.G(interpolation_noise(g.prior, g.noise_dim, rows, cols, seed=args.seed))
+            save_grid(images.view(-1, *trained.image_shape), out, nrow=cols, scale=3)
+    print(f"wrote {out}")
+    return 0
+
+
+def _four_checkpoints(run: Path, folder: Path, steps: str | None) -> list[Path]:
+    """The checkpoints nearest to the requested steps, else four spread from first to last."""
+    from advnets.train import checkpoint
+
+    done = checkpoint.complete_checkpoints(run) or [folder]
+    step_of = {p: int(p.name.split("-")[1]) for p in done}
+    if steps:
+        try:
+            wanted = [int(s) for s in steps.split(",")]
+        except ValueError:
+            raise cfgmod.ConfigError(f"--steps {steps!r}: give step numbers like 500,1000,2000,5000") from None
+        return [min(done, key=lambda p: abs(step_of[p] - w)) for w in wanted]
+    if len(done) < 4:
+        raise cfgmod.ConfigError(f"{run} keeps {len(done)} checkpoint(s); Figure 1 draws four moments of training: "
+                                 "train with --train.checkpoint_every S --train.keep_checkpoints 10 or more")
+    return [done[round(i * (len(done) - 1) / 3)] for i in range(4)]
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from advnets.train import checkpoint
     from advnets.train.loop import read_metrics
@@ -216,6 +292,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-write", action="store_true", help="do not record the result in the run's evaluation.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("figure", help="draw one of the paper's figures from a run",
+                       description="Figures: " + "; ".join(f"{k}: {v}" for k, v in FIGURES.items()))
+    p.add_argument("name", choices=[*FIGURES, "fig1", "fig2", "fig3"], metavar="NAME",
+                   help=f"{', '.join(FIGURES)} (or fig1, fig2, fig3)")
+    p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
+    p.add_argument("--out", help="PNG to write (default RUN/figures/NAME.png)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--rows", type=int, default=6, help="rows of images (default 6)")
+    p.add_argument("--cols", type=int, default=8, help="columns of images (default 8)")
+    p.add_argument("--steps", help="toy1d: the training steps to draw, e.g. 500,1000,2000,5000")
+    p.add_argument("--data-dir", help="folder holding the data files (neighbours)")
+    p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser("info", help="summarise a run")
     p.add_argument("run", help="a run folder")

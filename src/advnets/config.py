@@ -57,7 +57,8 @@ class GeneratorConfig:
     # paper: weights uniform in +-init_range, biases zero; pytorch: PyTorch's default init.
     init: Literal["paper", "pytorch"] = "paper"
     init_range: float = field(default=0.05, metadata=_bounds(0.0, lo_open=True))
-    # Sigmoid output bias = logit of the training pixel means, clipped to [1e-3, 1 - 1e-3].
+    # Output bias from the training data: for a sigmoid output the logit of the pixel means,
+    # clipped to [1e-3, 1 - 1e-3] (the reference code); for a linear output the data mean.
     output_bias_from_data: bool = True
 
 
@@ -70,6 +71,10 @@ class DiscriminatorConfig:
     hidden_keep: float = field(default=0.5, metadata=_bounds(0.0, 1.0, lo_open=True))
     init: Literal["paper", "pytorch"] = "paper"
     init_range: float = field(default=0.005, metadata=_bounds(0.0, lo_open=True))
+    # Shift and scale D's input by the training data's mean and standard deviation (fixed, saved
+    # with the weights). For data far from the origin, such as the 1-D toy at mean 4: otherwise
+    # every maxout unit's kinks lie outside the data and D starts, and stays, nearly linear.
+    standardize_input: bool = False
 
 
 @dataclass

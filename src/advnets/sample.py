@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from advnets.config import Config, from_dict
-from advnets.nn import Generator, build_generator, sample_noise
+from advnets.nn import Discriminator, Generator, build_discriminator, build_generator, sample_noise
 from advnets.train import checkpoint
 
 
@@ -30,13 +30,25 @@ class TrainedGenerator:
         return torch.cat([self.G(chunk.to(device)).cpu() for chunk in z.split(batch)]) if n else z.new_zeros(0, 0)
 
 
-def load_generator(path: str | Path, device: str = "cpu") -> TrainedGenerator:
-    """The generator of a run folder (its latest checkpoint) or of a checkpoint folder."""
+def _load(path: str | Path):
     folder = checkpoint.resolve(path)
     weights, _, meta = checkpoint.load(folder)
-    config = from_dict(meta["config"], source=f"{folder}/state.json")
+    return folder, weights, meta, from_dict(meta["config"], source=f"{folder}/state.json")
+
+
+def load_generator(path: str | Path, device: str = "cpu") -> TrainedGenerator:
+    """The generator of a run folder (its latest checkpoint) or of a checkpoint folder."""
+    folder, weights, meta, config = _load(path)
     G = build_generator(config.generator, meta["data_dim"])
     G.load_state_dict(checkpoint.split_weights(weights, "generator"))
     G.to(device).eval()
     shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
     return TrainedGenerator(G, config, shape, meta["step"], folder)
+
+
+def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:
+    """The discriminator of a run folder or checkpoint folder, in eval mode (no dropout)."""
+    _, weights, meta, config = _load(path)
+    D = build_discriminator(config.discriminator, meta["data_dim"])
+    D.load_state_dict(checkpoint.split_weights(weights, "discriminator"))
+    return D.to(device).eval()

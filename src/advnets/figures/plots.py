@@ -31,7 +31,9 @@ def save_curves(rows: list[dict], path: str | Path) -> None:
     """Losses and mean D outputs against training step, from metrics.jsonl rows."""
     plt = _figure()
     step = [r["step"] for r in rows]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    grad = [r["g_grad_norm"] for r in rows if "g_grad_norm" in r]
+    fig, axes = plt.subplots(3 if grad else 2, 1, figsize=(8, 8.5 if grad else 6), sharex=True)
+    ax1, ax2 = axes[:2]
     ax1.plot(step, [r["d_loss"] for r in rows], label="D loss")
     ax1.plot(step, [r["g_loss"] for r in rows], label="G loss")
     ax1.set_ylabel("loss")
@@ -40,8 +42,12 @@ def save_curves(rows: list[dict], path: str | Path) -> None:
     ax2.plot(step, [r["d_fake"] for r in rows], label="mean D(G(z))")
     ax2.axhline(0.5, color="grey", lw=0.5, ls="--")
     ax2.set_ylim(0, 1)
-    ax2.set_xlabel("generator step")
     ax2.legend()
+    if grad:
+        axes[2].plot([r["step"] for r in rows if "g_grad_norm" in r], grad, color="tab:purple")
+        axes[2].set_ylabel("|grad of G's loss|")
+        axes[2].set_yscale("log")
+    axes[-1].set_xlabel("generator step")
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

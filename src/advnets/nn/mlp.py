@@ -39,8 +39,11 @@ class Discriminator(nn.Module):
     """
 
     def __init__(self, in_dim: int, hidden: list[int], pieces: int = 5, input_keep: float = 0.8,
-                 hidden_keep: float = 0.5):
+                 hidden_keep: float = 0.5, standardize_input: bool = False):
         super().__init__()
+        if standardize_input:  # set from the data by build_discriminator; loaded with the weights
+            self.register_buffer("input_mean", torch.zeros(in_dim))
+            self.register_buffer("input_std", torch.ones(()))
         layers: list[nn.Module] = []
         width, keep = in_dim, input_keep
         for h in hidden:
@@ -50,6 +53,8 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if hasattr(self, "input_mean"):
+            x = (x - self.input_mean) / self.input_std
         return self.net(x).squeeze(-1)  # [B] logits
 
 
@@ -68,14 +73,18 @@ def build_generator(cfg: GeneratorConfig, out_dim: int, train_x: torch.Tensor | 
     g = Generator(cfg.noise_dim, out_dim, cfg.hidden, cfg.activation, cfg.output)
     if cfg.init == "paper":
         init_uniform_(g, cfg.init_range)
-    if cfg.output == "sigmoid" and cfg.output_bias_from_data and train_x is not None:
+    if cfg.output_bias_from_data and train_x is not None:
         with torch.no_grad():
-            g.out.bias.copy_(sigmoid_bias_from_means(train_x))
+            g.out.bias.copy_(sigmoid_bias_from_means(train_x) if cfg.output == "sigmoid" else train_x.mean(0))
     return g
 
 
-def build_discriminator(cfg: DiscriminatorConfig, in_dim: int) -> Discriminator:
-    d = Discriminator(in_dim, cfg.hidden, cfg.pieces, cfg.input_keep, cfg.hidden_keep)
+def build_discriminator(cfg: DiscriminatorConfig, in_dim: int, train_x: torch.Tensor | None = None) -> Discriminator:
+    d = Discriminator(in_dim, cfg.hidden, cfg.pieces, cfg.input_keep, cfg.hidden_keep, cfg.standardize_input)
+    if cfg.standardize_input and train_x is not None:
+        with torch.no_grad():
+            d.input_mean.copy_(train_x.mean(0))
+            d.input_std.copy_(train_x.std().clamp(min=1e-8))
     if cfg.init == "paper":
         init_uniform_(d, cfg.init_range)
     return d

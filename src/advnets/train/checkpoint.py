@@ -99,7 +99,7 @@ def resolve(path: str | Path) -> Path:
         if _complete(ckpt):
             return ckpt
         # A crash while a checkpoint of the same step was replaced: take the newest complete one.
-        done = sorted(p for p in (path / "checkpoints").glob("step-*") if _complete(p))
+        done = complete_checkpoints(path)
         if done:
             return done[-1]
         raise FileNotFoundError(f"{pointer} points to {ckpt}, which is not a complete checkpoint")
@@ -108,6 +108,11 @@ def resolve(path: str | Path) -> Path:
     raise FileNotFoundError(
         f"{path} holds no checkpoint: expected a run folder with checkpoints/latest, or a checkpoint "
         "folder with state.json and weights.safetensors")
+
+
+def complete_checkpoints(run: str | Path) -> list[Path]:
+    """The complete checkpoint folders of a run, oldest first."""
+    return sorted(p for p in (Path(run) / "checkpoints").glob("step-*") if _complete(p))
 
 
 def _complete(folder: Path) -> bool:

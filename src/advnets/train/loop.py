@@ -32,7 +32,7 @@ from advnets.train import checkpoint
 from advnets.train.schedule import learning_rate, momentum
 
 GRID_NOISE_SEED = 20_140_610  # the fixed noise batch of the per-epoch sample grids
-STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
+STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm")
 
 
 class RunError(ValueError):
@@ -61,7 +61,7 @@ def make_optimizer(params, cfg: cfgmod.OptimConfig) -> torch.optim.Optimizer:
 def build_players(config: Config, train: Dataset, device: torch.device) -> Players:
     """G, D and their optimisers, initialised from the global RNG (seed it first)."""
     G = build_generator(config.generator, train.dim, train.x).to(device)
-    D = build_discriminator(config.discriminator, train.dim).to(device)
+    D = build_discriminator(config.discriminator, train.dim, train.x).to(device)
     return Players(G, D, make_optimizer(G.parameters(), config.optim), make_optimizer(D.parameters(), config.optim))
 
 
@@ -144,7 +144,8 @@ class Trainer:
             torch.set_rng_state(tensors["rng.torch"])
             if self.device.type == "cuda" and "rng.cuda" in tensors:
                 torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-            self.stat_sum = tensors["log.stat_sum"].to(self.device)
+            saved = tensors["log.stat_sum"].to(self.device)
+            self.stat_sum[:len(saved)] = saved  # checkpoints from before g_grad_norm was logged hold 4 sums
             self.stat_count = meta["stat_count"]
             self.step = self._saved_step = meta["step"]
         # Drop log rows written after the checkpoint, and partial ones, so the log continues
@@ -216,7 +217,7 @@ class Trainer:
         self._set_hyperparameters(g_opt, self.step)
         d_opt.step()
         g_opt.step()
-        return _stats(d_loss, g_loss, real_logits, fake_logits)
+        return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params)
 
     def alternating_step(self) -> torch.Tensor:
         """Algorithm 1 as printed: k updates of D, then one update of G on fresh noise."""
@@ -237,7 +238,7 @@ class Trainer:
         g_loss.backward(inputs=self.players.g_params)
         self._set_hyperparameters(g_opt, self.step)
         g_opt.step()
-        return _stats(d_loss, g_loss, real_logits, fake_logits)
+        return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -267,7 +268,7 @@ class Trainer:
                     now = time.perf_counter()
                     row = self._log(interval_steps / max(now - interval_start, 1e-9))
                     interval_start, interval_steps = now, 0
-                    bar.set_postfix({k: f"{row[k]:.3f}" for k in STAT_NAMES})
+                    bar.set_postfix({k: f"{row[k]:.3f}" for k in STAT_NAMES[:4]})
                 epoch_done = self.step % self.steps_per_epoch == 0
                 if epoch_done:
                     bar.set_description(f"epoch {min(self.epoch + 1, t.epochs)}")
@@ -318,9 +319,12 @@ class Trainer:
 
 
 @torch.no_grad()
-def _stats(d_loss, g_loss, real_logits, fake_logits) -> torch.Tensor:
-    """The logged quantities of one step, in STAT_NAMES order."""
-    return torch.stack([d_loss, g_loss, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()])
+def _stats(d_loss, g_loss, real_logits, fake_logits, g_params) -> torch.Tensor:
+    """The logged quantities of one step, in STAT_NAMES order. The norm of G's gradient shows the
+    paper's remark on objectives: minimax gradients vanish while D rejects the samples."""
+    g_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in g_params]))
+    return torch.stack([d_loss, g_loss, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean(),
+                        g_norm.to(d_loss.dtype)])
 
 
 def read_metrics(path: Path) -> list[dict]:

@@ -1,0 +1,86 @@
+"""Figure 1 of the paper, drawn from a real training run on the 1-D toy data (`gaussian-1d`).
+
+Each panel is one checkpoint: the data density p_data (black dots), the generator's density p_g
+(green, a kernel density estimate of G's samples), the discriminator D(x) (blue dashes), and below
+them the mapping x = G(z): the lower line is the domain of z, the upper one part of the domain of
+x, and each thin line joins a z to its image G(z), so where the lines crowd together p_g is high.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from advnets.data.toy import TOYS
+from advnets.figures.plots import _figure, _save
+from advnets.nn import sample_noise
+
+
+def kde_1d(samples: torch.Tensor, grid: torch.Tensor, bandwidth: float | None = None) -> torch.Tensor:
+    """Gaussian kernel density estimate of 1-D samples [n] (or [n, 1]) on grid points [m], float64.
+
+    The default bandwidth is Scott's rule, 1.06 * sd * n^(-1/5)."""
+    s = samples.double().reshape(-1)
+    h = bandwidth or 1.06 * float(s.std()) * len(s) ** -0.2
+    g = grid.double().reshape(-1)
+    density = torch.zeros_like(g)
+    for chunk in s.split(4096):  # bounded memory for many samples
+        density += torch.exp(-0.5 * ((g[:, None] - chunk[None, :]) / h) ** 2).sum(1)
+    return density / (len(s) * h * math.sqrt(2 * math.pi))
+
+
+def panel_curves(G, D, config, grid: torch.Tensor, n_samples: int = 20_000, seed: int = 0) -> dict:
+    """p_data, p_g and D on `grid` for one checkpoint's G and D (1-D data)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        x = G(sample_noise(config.generator.prior, n_samples, config.generator.noise_dim, generator=gen))
+        d = torch.sigmoid(D(grid[:, None].float())).double()
+    p_data = TOYS[config.data.source].log_density(grid[:, None]).exp()
+    return {"p_data": p_data, "p_g": kde_1d(x, grid), "d": d, "samples": x.reshape(-1)}
+
+
+def save_toy1d_figure(checkpoints: list[Path], path: str | Path, lines: int = 40, seed: int = 0) -> None:
+    """Figure 1 from the given checkpoints of a gaussian-1d run (one panel each)."""
+    from advnets.sample import load_discriminator, load_generator
+
+    plt = _figure()
+    fig, axes = plt.subplots(1, len(checkpoints), figsize=(4 * len(checkpoints), 3.6), sharey=True)
+    toy = TOYS["gaussian-1d"]
+    mean, sd = toy.means[0][0], toy.std
+    for i, (ax, folder) in enumerate(zip(axes, checkpoints)):
+        trained = load_generator(folder)
+        if trained.config.data.source != "gaussian-1d" or trained.config.generator.noise_dim != 1:
+            raise ValueError(f"{folder}: Figure 1 needs a gaussian-1d run with 1-D noise "
+                             f"(this one: {trained.config.data.source}, z of {trained.config.generator.noise_dim})")
+        G, D, config = trained.G, load_discriminator(folder), trained.config
+        lo, hi = mean - 5 * sd, mean + 5 * sd
+        grid = torch.linspace(lo, hi, 400, dtype=torch.float64)
+        curves = panel_curves(G, D, config, grid, seed=seed)
+        top = float(max(curves["p_data"].max(), curves["p_g"].max(), 1.0)) * 1.05
+        ax.plot(grid, curves["p_data"], "k:", lw=2, label="p_data")
+        ax.plot(grid, curves["p_g"], color="green", lw=1.5, label="p_g")
+        ax.plot(grid, curves["d"], "b--", lw=1.5, label="D(x)")
+        # the mapping x = G(z): z evenly spaced over the prior's central range, drawn on a lower line
+        z = torch.linspace(-math.sqrt(3), math.sqrt(3), lines)[:, None]
+        if config.generator.prior == "gaussian":
+            z = z * (2 / math.sqrt(3))  # +-2 standard deviations
+        with torch.no_grad():
+            gz = G(z).reshape(-1).double().clamp(lo, hi)
+        z_pos = lo + (z.reshape(-1).double() - z.min()) / (z.max() - z.min()) * (hi - lo)
+        y_x, y_z = -0.12 * top, -0.45 * top
+        ax.axhline(y_x, color="black", lw=0.8)
+        ax.axhline(y_z, color="black", lw=0.8)
+        for a, b in zip(z_pos.tolist(), gz.tolist()):
+            ax.annotate("", xy=(b, y_x), xytext=(a, y_z), arrowprops={"arrowstyle": "->", "lw": 0.5, "color": "0.3"})
+        ax.text(lo, y_z - 0.06 * top, "z", fontsize=9)
+        ax.text(lo, y_x + 0.02 * top, "x", fontsize=9)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(y_z - 0.1 * top, top)
+        ax.set_title(f"({'abcdefgh'[i % 8]}) step {trained.step}")
+        ax.set_yticks([0, 0.5, 1.0])
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)

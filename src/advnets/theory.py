@@ -1,0 +1,145 @@
+"""The paper's theory (section 4), checked on the 1-D toy data whose density is known.
+
+- Proposition 1: for a fixed G, the best discriminator is D*(x) = p_data(x) / (p_data(x) + p_g(x)).
+  `proposition1` trains a fresh D against a frozen G to convergence and measures how far it is
+  from D*, with p_g a kernel density estimate of many samples of G.
+- Theorem 1: C(G) = max_D V(G, D) = -log 4 + 2 JSD(p_data || p_g). `theorem1` estimates V at the
+  converged D by Monte Carlo and the right-hand side by numerical integration on a grid.
+- After GAN training p_g should be close to p_data: `fit` gives the 1-D Wasserstein distance and
+  the Kolmogorov-Smirnov statistic between samples of G and the exact data distribution.
+- The practical remark of section 3: early in training log(1 - D(G(z))) saturates, so the minimax
+  objective gives G small gradients and learns more slowly than the non-saturating one;
+  `compare_objectives` trains both from the same seed and returns their logs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import torch
+
+from advnets.config import Config
+from advnets.data.toy import TOYS
+from advnets.figures.toy1d import kde_1d
+from advnets.nn import build_discriminator, sample_noise
+
+
+def _data_sampler(config: Config, gen: torch.Generator):
+    toy = TOYS[config.data.source]
+    return lambda n: toy.sample(n, gen)
+
+
+def train_discriminator(G, config: Config, steps: int = 3000, batch: int = 1000, lr: float = 1e-3,
+                        seed: int = 0) -> torch.nn.Module:
+    """A fresh D (the run's architecture) trained against the frozen G on fresh samples each step."""
+    from advnets.losses import discriminator_loss
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    data = _data_sampler(config, gen)
+    D = build_discriminator(config.discriminator, TOYS[config.data.source].dim, data(10_000))
+    opt = torch.optim.Adam(D.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)  # settle into the optimum
+    g = config.generator
+    for _ in range(steps):
+        with torch.no_grad():
+            fake = G(sample_noise(g.prior, batch, g.noise_dim, generator=gen))
+        loss = discriminator_loss(D(data(batch)), D(fake))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    return D.eval()
+
+
+def _densities(G, config: Config, grid: torch.Tensor, n_samples: int, seed: int):
+    gen = torch.Generator().manual_seed(seed + 1)
+    g = config.generator
+    with torch.no_grad():
+        samples = G(sample_noise(g.prior, n_samples, g.noise_dim, generator=gen)).reshape(-1)
+    p_data = TOYS[config.data.source].log_density(grid[:, None]).exp()
+    return p_data, kde_1d(samples, grid), samples
+
+
+def default_grid(config: Config, points: int = 801) -> torch.Tensor:
+    toy = TOYS[config.data.source]
+    mean, sd = toy.means[0][0], toy.std
+    return torch.linspace(mean - 8 * sd, mean + 8 * sd, points, dtype=torch.float64)
+
+
+def proposition1(G, D, config: Config, grid: torch.Tensor | None = None, n_samples: int = 200_000,
+                 support: float = 0.05, seed: int = 0) -> dict:
+    """Largest |D(x) - D*(x)| over grid points where p_data + p_g exceeds `support` x its maximum."""
+    grid = default_grid(config) if grid is None else grid
+    p_data, p_g, _ = _densities(G, config, grid, n_samples, seed)
+    total = p_data + p_g
+    where = total > support * total.max()
+    d_star = p_data[where] / total[where]
+    with torch.no_grad():
+        d = torch.sigmoid(D(grid[where, None].float())).double()
+    err = (d - d_star).abs()
+    return {"max_abs_error": float(err.max()), "mean_abs_error": float(err.mean()),
+            "points": int(where.sum()), "support_fraction": support}
+
+
+def jsd(p: torch.Tensor, q: torch.Tensor, grid: torch.Tensor) -> float:
+    """Jensen-Shannon divergence (nats) of two densities tabulated on a uniform grid."""
+    m = (p + q) / 2
+    kl_pm = torch.where(p > 0, p * (p / m).log(), torch.zeros_like(p))
+    kl_qm = torch.where(q > 0, q * (q / m).log(), torch.zeros_like(q))
+    return float(torch.trapezoid(kl_pm, grid) + torch.trapezoid(kl_qm, grid)) / 2
+
+
+def theorem1(G, D, config: Config, grid: torch.Tensor | None = None, n_samples: int = 200_000,
+             seed: int = 0) -> dict:
+    """V(G, D) by Monte Carlo at the trained D, against -log 4 + 2 JSD(p_data || p_g) on the grid."""
+    from advnets.losses import discriminator_loss
+
+    grid = default_grid(config) if grid is None else grid
+    p_data, p_g, samples = _densities(G, config, grid, n_samples, seed)
+    gen = torch.Generator().manual_seed(seed + 2)
+    with torch.no_grad():
+        real = D(TOYS[config.data.source].sample(n_samples, gen))
+        # V = E log D(x) + E log(1 - D(G(z))) = -2 x the discriminator's loss (0.5 x BCE on each side)
+        v = -2 * float(discriminator_loss(real, D(samples[:, None].float())))
+    divergence = jsd(p_data, p_g, grid)
+    return {"v": v, "c_of_g": -math.log(4) + 2 * divergence, "jsd": divergence,
+            "difference": v - (-math.log(4) + 2 * divergence)}
+
+
+def fit(G, config: Config, n_samples: int = 100_000, seed: int = 0) -> dict:
+    """Wasserstein-1 distance and Kolmogorov-Smirnov statistic between G's samples and p_data."""
+    from scipy import stats
+
+    toy = TOYS[config.data.source]
+    if len(toy.means) != 1 or toy.dim != 1:
+        raise ValueError(f"fit() compares with one 1-D Gaussian; {config.data.source} is not one")
+    gen = torch.Generator().manual_seed(seed + 3)
+    g = config.generator
+    with torch.no_grad():
+        x = G(sample_noise(g.prior, n_samples, g.noise_dim, generator=gen)).reshape(-1).double().numpy()
+    mean, sd = toy.means[0][0], toy.std
+    reference = stats.norm(mean, sd)
+    ks = stats.kstest(x, reference.cdf).statistic
+    # W1 between the sample and the exact distribution: the integral of |F_n - F| over the line
+    xs = torch.linspace(mean - 10 * sd, mean + 10 * sd, 20_001, dtype=torch.float64)
+    sorted_x = torch.from_numpy(x).sort().values
+    f_n = torch.searchsorted(sorted_x, xs, right=True).double() / len(x)
+    w1 = float(torch.trapezoid((f_n - torch.from_numpy(reference.cdf(xs.numpy()))).abs(), xs))
+    return {"wasserstein1": w1, "ks": float(ks), "sample_mean": float(x.mean()), "sample_sd": float(x.std())}
+
+
+def compare_objectives(config: Config, run_root, steps: int, progress: bool = False) -> dict:
+    """Train the same config and seed with each generator objective for `steps` steps; returns
+    {objective: metrics.jsonl rows} (steps, losses, mean D outputs, G's gradient norm)."""
+    from pathlib import Path
+
+    from advnets.train.loop import read_metrics, train
+
+    logs = {}
+    for objective in ("minimax", "non-saturating"):
+        cfg = replace(config, train=replace(config.train, objective=objective, max_steps=steps))
+        run = train(cfg, Path(run_root) / objective, progress=progress)
+        logs[objective] = [r for r in read_metrics(run / "metrics.jsonl") if not r.get("partial")]
+    return logs

@@ -1,0 +1,84 @@
+"""Section 4's theory on the 1-D toy: D*, C(G) = -log 4 + 2 JSD, and the objectives' gradients."""
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+from torch import nn
+
+from advnets import config as cfgmod
+from advnets import theory
+from advnets.figures.toy1d import kde_1d
+
+
+class AffineG(nn.Module):
+    """G(z) = a z + b: with Gaussian z, p_g = N(b, a^2) exactly."""
+
+    def __init__(self, a: float, b: float):
+        super().__init__()
+        self.a, self.b = a, b
+
+    def forward(self, z):
+        return self.a * z + self.b
+
+
+@pytest.fixture(scope="module")
+def config():
+    cfg = cfgmod.load_preset("gaussian-1d")
+    return replace(cfg, generator=replace(cfg.generator, prior="gaussian"))
+
+
+def normal_pdf(x, m, s):
+    return torch.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+
+
+def test_kde_recovers_a_normal_density():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.linspace(1, 7, 601, dtype=torch.float64)
+    est = kde_1d(4 + 0.5 * torch.randn(200_000, generator=gen, dtype=torch.float64), x)
+    assert float(torch.trapezoid(est, x)) == pytest.approx(1.0, abs=1e-3)
+    assert float((est - normal_pdf(x, 4, 0.5)).abs().max()) < 0.02
+
+
+def test_jsd_limits_and_a_closed_form():
+    x = torch.linspace(-10, 10, 40_001, dtype=torch.float64)
+    p = normal_pdf(x, 0, 1)
+    assert theory.jsd(p, p, x) == pytest.approx(0.0, abs=1e-12)
+    assert theory.jsd(normal_pdf(x, -6, 0.5), normal_pdf(x, 6, 0.5), x) == pytest.approx(math.log(2), abs=1e-6)
+    # equal mixtures' halves: JSD(p, (p+q)/2 ...) checked against a direct sum on disjoint uniforms
+    u1 = ((x >= 0) & (x < 1)).double()
+    u2 = ((x >= 0.5) & (x < 1.5)).double()
+    assert theory.jsd(u1, u2, x) == pytest.approx(0.5 * math.log(2), abs=2e-3)  # half the mass overlaps
+
+
+def test_proposition1_and_theorem1_for_a_known_generator(config):
+    """p_g = N(4.3, 0.5^2) against p_data = N(4, 0.5^2): D* is a logistic curve, which a trained D
+    matches within 0.05, and V at that D equals -log 4 + 2 JSD."""
+    G = AffineG(0.5, 4.3)
+    D = theory.train_discriminator(G, config, steps=1500, seed=0)
+    prop = theory.proposition1(G, D, config, n_samples=50_000)
+    assert prop["max_abs_error"] < 0.05
+    thm = theory.theorem1(G, D, config, n_samples=50_000)
+    assert abs(thm["difference"]) < 0.01 and thm["jsd"] > 0.005
+
+
+def test_when_p_g_equals_p_data_d_is_one_half_and_v_is_minus_log_4(config):
+    G = AffineG(0.5, 4.0)
+    D = theory.train_discriminator(G, config, steps=600, seed=1)
+    assert theory.proposition1(G, D, config, n_samples=50_000)["max_abs_error"] < 0.05
+    thm = theory.theorem1(G, D, config, n_samples=50_000)
+    assert thm["v"] == pytest.approx(-math.log(4), abs=0.01) and thm["jsd"] < 1e-3
+    fit = theory.fit(G, config)
+    assert fit["wasserstein1"] < 0.01 and fit["ks"] < 0.01
+    assert theory.fit(AffineG(0.5, 4.3), config)["wasserstein1"] == pytest.approx(0.3, abs=0.01)
+
+
+def test_minimax_gives_g_weaker_gradients_early(config, tmp_path):
+    """The paper's remark (section 3): while D rejects G's samples, log(1 - D(G(z))) saturates.
+    G starts far from the data (no data-mean output bias), so D rejects it at once."""
+    cfg = replace(config, generator=replace(config.generator, output_bias_from_data=False),
+                  train=replace(config.train, log_every=10))
+    logs = theory.compare_objectives(cfg, tmp_path, steps=100)
+    early = {name: sum(r["g_grad_norm"] for r in rows[:5]) / 5 for name, rows in logs.items()}
+    assert early["minimax"] < 0.5 * early["non-saturating"]
