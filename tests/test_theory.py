@@ -82,3 +82,25 @@ def test_minimax_gives_g_weaker_gradients_early(config, tmp_path):
     logs = theory.compare_objectives(cfg, tmp_path, steps=100)
     early = {name: sum(r["g_grad_norm"] for r in rows[:5]) / 5 for name, rows in logs.items()}
     assert early["minimax"] < 0.5 * early["non-saturating"]
+
+
+def test_report_command_on_a_gaussian_1d_run(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from advnets.train.loop import train
+
+    cfg = cfgmod.apply(cfgmod.load_preset("gaussian-1d"), {"train": {"max_steps": 60, "log_every": 20}}, source="test")
+    run = train(cfg, tmp_path / "g1d", progress=False)
+    cmd = [sys.executable, "-m", "advnets", "theory", str(run), "--d-steps", "200", "--objective-steps", "50"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "Proposition 1" in proc.stdout and "Theorem 1" in proc.stdout
+    result = json.loads((run / "theory" / "theory.json").read_text())
+    assert result["step"] == 60 and set(result["objectives"]) == {"minimax", "non-saturating"}
+    assert (run / "theory" / "theory.png").is_file()
+    other = train(cfgmod.apply(cfgmod.load_preset("ring-2d"), {"train": {"max_steps": 2, "log_every": 1}},
+                               source="test"), tmp_path / "ring", progress=False)
+    proc = subprocess.run([sys.executable, "-m", "advnets", "theory", str(other)], capture_output=True, text=True)
+    assert proc.returncode == 1 and "gaussian-1d" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,4 +1,4 @@
-"""The `advnets` command: train | sample | evaluate | figure | info | presets. A thin layer over the library."""
+"""The `advnets` command: train | sample | evaluate | figure | theory | info | presets. A thin layer over the library."""
 
 from __future__ import annotations
 
@@ -203,6 +203,23 @@ def _four_checkpoints(run: Path, folder: Path, steps: str | None) -> list[Path]:
     return [done[round(i * (len(done) - 1) / 3)] for i in range(4)]
 
 
+def cmd_theory(args: argparse.Namespace) -> int:
+    from advnets.theory import report
+
+    r = report(args.run, args.out, d_steps=args.d_steps, objective_steps=args.objective_steps, seed=args.seed)
+    p, t, f = r["proposition1"], r["theorem1"], r["fit"]
+    print(f"run {args.run} at step {r['step']}")
+    print(f"Proposition 1: max |D - D*| = {p['max_abs_error']:.4f} (mean {p['mean_abs_error']:.4f}) over "
+          f"{p['points']} grid points where p_data + p_g > {p['support_fraction']} x its maximum")
+    print(f"Theorem 1:     V(D, G) = {t['v']:.4f}, -log 4 + 2 JSD = {t['c_of_g']:.4f} (JSD {t['jsd']:.4f}), "
+          f"difference {t['difference']:+.4f}")
+    print(f"Fit:           W1 = {f['wasserstein1']:.4f}, KS = {f['ks']:.4f}, "
+          f"samples mean {f['sample_mean']:.3f} sd {f['sample_sd']:.3f}")
+    for name, o in r["objectives"].items():
+        print(f"{name:>14}: mean |grad G| over the first 50 steps {o['first_50_steps_mean_g_grad_norm']:.4g}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from advnets.train import checkpoint
     from advnets.train.loop import read_metrics
@@ -305,6 +322,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", help="toy1d: the training steps to draw, e.g. 500,1000,2000,5000")
     p.add_argument("--data-dir", help="folder holding the data files (neighbours)")
     p.set_defaults(func=cmd_figure)
+
+    p = sub.add_parser("theory", help="check section 4's theory on a gaussian-1d run",
+                       description="Proposition 1 (D trained against the frozen G vs D*), Theorem 1 (V vs "
+                                   "-log 4 + 2 JSD), W1/KS of p_g against p_data, and the early G gradients of "
+                                   "the minimax and non-saturating objectives; writes RUN/theory/.")
+    p.add_argument("run", help="a gaussian-1d run folder or checkpoint folder")
+    p.add_argument("--out", help="folder for theory.json and theory.png (default RUN/theory)")
+    p.add_argument("--d-steps", type=int, default=3000, help="steps of the fresh discriminator (default 3000)")
+    p.add_argument("--objective-steps", type=int, default=300, help="steps of each objective's run (default 300)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_theory)
 
     p = sub.add_parser("info", help="summarise a run")
     p.add_argument("run", help="a run folder")

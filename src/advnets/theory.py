@@ -14,14 +14,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
 from advnets.config import Config
 from advnets.data.toy import TOYS
 from advnets.figures.toy1d import kde_1d
+from advnets.io import atomic_write_text
 from advnets.nn import build_discriminator, sample_noise
 
 
@@ -133,8 +136,6 @@ def fit(G, config: Config, n_samples: int = 100_000, seed: int = 0) -> dict:
 def compare_objectives(config: Config, run_root, steps: int, progress: bool = False) -> dict:
     """Train the same config and seed with each generator objective for `steps` steps; returns
     {objective: metrics.jsonl rows} (steps, losses, mean D outputs, G's gradient norm)."""
-    from pathlib import Path
-
     from advnets.train.loop import read_metrics, train
 
     logs = {}
@@ -143,3 +144,60 @@ def compare_objectives(config: Config, run_root, steps: int, progress: bool = Fa
         run = train(cfg, Path(run_root) / objective, progress=progress)
         logs[objective] = [r for r in read_metrics(run / "metrics.jsonl") if not r.get("partial")]
     return logs
+
+
+def report(run, out_dir=None, d_steps: int = 3000, objective_steps: int = 300, seed: int = 0,
+           progress: bool = False) -> dict:
+    """Every check above for the final generator of a 1-D toy run: a JSON-able dict, and a figure
+    (D against D*, p_g against p_data, G's gradient norm under each objective) in `out_dir`."""
+    from advnets.figures.plots import _figure, _save
+    from advnets.sample import load_generator
+
+    trained = load_generator(run)
+    config = trained.config
+    toy = TOYS.get(config.data.source)
+    if toy is None or toy.dim != 1 or len(toy.means) != 1:
+        raise ValueError(f"the theory report needs a run on gaussian-1d; {run} was trained on {config.data.source}")
+    out_dir = Path(out_dir) if out_dir else Path(trained.checkpoint).parent.parent / "theory"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    G = trained.G
+    D = train_discriminator(G, config, steps=d_steps, seed=seed)
+    grid = default_grid(config)
+    result = {"run": str(run), "step": trained.step, "d_steps": d_steps, "seed": seed,
+              "proposition1": proposition1(G, D, config, grid, seed=seed),
+              "theorem1": theorem1(G, D, config, grid, seed=seed),
+              "fit": fit(G, config, seed=seed)}
+    start = replace(config, generator=replace(config.generator, output_bias_from_data=False),
+                    train=replace(config.train, log_every=10, sample_every=10**6))
+    logs = compare_objectives(start, out_dir / "objectives", objective_steps, progress=progress)
+    result["objectives"] = {name: {"first_50_steps_mean_g_grad_norm": _mean(r["g_grad_norm"] for r in rows[:5]),
+                                   "last_d_fake": rows[-1]["d_fake"]} for name, rows in logs.items()}
+
+    p_data, p_g, _ = _densities(G, config, grid, 200_000, seed)
+    with torch.no_grad():
+        d = torch.sigmoid(D(grid[:, None].float())).double()
+    plt = _figure()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(grid, p_data, "k:", lw=2, label="p_data")
+    ax1.plot(grid, p_g, "g", label="p_g (KDE)")
+    ax1.plot(grid, d, "b--", label="D trained against frozen G")
+    ax1.plot(grid, p_data / (p_data + p_g).clamp(min=1e-300), "r", lw=0.8, label="D* = p_data / (p_data + p_g)")
+    ax1.set_title(f"Proposition 1: max |D - D*| = {result['proposition1']['max_abs_error']:.3f}")
+    ax1.legend(fontsize=8)
+    for name, rows in logs.items():
+        ax2.plot([r["step"] for r in rows], [r["g_grad_norm"] for r in rows], label=name)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("generator step")
+    ax2.set_ylabel("|gradient of G's loss|")
+    ax2.set_title("same seed, G started away from the data")
+    ax2.legend()
+    fig.tight_layout()
+    _save(fig, out_dir / "theory.png")
+    plt.close(fig)
+    atomic_write_text(out_dir / "theory.json", json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
