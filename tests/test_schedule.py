@@ -25,3 +25,17 @@ def test_momentum_ramp_of_the_paper():
     assert math.isclose(momentum(cfg, 124), 0.5 + 0.2 * 124 / 249)
     ramp = [momentum(cfg, e) for e in range(250)]
     assert all(b > a for a, b in zip(ramp, ramp[1:]))
+
+
+def test_generator_learning_rate_of_its_own(tmp_path):
+    cfg = OptimConfig(lr=0.1, lr_g=0.3, lr_decay=1.0001)
+    assert learning_rate(cfg, 10, "d") == 0.1 / 1.0001**10
+    assert learning_rate(cfg, 10, "g") == 0.3 / 1.0001**10
+    assert learning_rate(OptimConfig(lr=0.1), 0, "g") == 0.1  # unset: the paper's one rate
+    from advnets.train.loop import read_metrics, train
+    from helpers import tiny_config
+
+    run = train(tiny_config(optim={"name": "adam", "lr": 0.001, "lr_g": 0.004, "lr_decay": 1.0},
+                            train={"max_steps": 4, "log_every": 2}), tmp_path / "run", progress=False)
+    rows = read_metrics(run / "metrics.jsonl")
+    assert all(r["lr_d"] == 0.001 and r["lr_g"] == 0.004 for r in rows)

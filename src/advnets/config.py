@@ -81,6 +81,8 @@ class DiscriminatorConfig:
 class OptimConfig:
     name: Literal["sgd", "adam"] = "sgd"
     lr: float = field(default=0.1, metadata=_bounds(0.0, lo_open=True))
+    # G's own learning rate (two time-scale updates); unset: G uses lr, as in the paper.
+    lr_g: Optional[float] = field(default=None, metadata=_bounds(0.0, lo_open=True))
     # The learning rate is divided by lr_decay after every update of that player, down to lr_min.
     lr_decay: float = field(default=1.000004, metadata=_bounds(1.0))
     lr_min: float = field(default=1e-6, metadata=_bounds(0.0))

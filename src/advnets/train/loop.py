@@ -194,10 +194,10 @@ class Trainer:
         g = self.config.generator
         return sample_noise(g.prior, n, g.noise_dim, device=self.device)
 
-    def _set_hyperparameters(self, opt: torch.optim.Optimizer, updates_done: int) -> None:
+    def _set_hyperparameters(self, opt: torch.optim.Optimizer, updates_done: int, player: str) -> None:
         o = self.config.optim
         for group in opt.param_groups:
-            group["lr"] = learning_rate(o, updates_done)
+            group["lr"] = learning_rate(o, updates_done, player)
             if o.name == "sgd":
                 group["momentum"] = momentum(o, self.epoch)
 
@@ -213,8 +213,8 @@ class Trainer:
         g_opt.zero_grad(set_to_none=True)
         d_loss.backward(inputs=self.players.d_params, retain_graph=True)
         g_loss.backward(inputs=self.players.g_params)
-        self._set_hyperparameters(d_opt, self.step)
-        self._set_hyperparameters(g_opt, self.step)
+        self._set_hyperparameters(d_opt, self.step, "d")
+        self._set_hyperparameters(g_opt, self.step, "g")
         d_opt.step()
         g_opt.step()
         return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params)
@@ -231,12 +231,12 @@ class Trainer:
             d_loss = discriminator_loss(real_logits, fake_logits)
             d_opt.zero_grad(set_to_none=True)
             d_loss.backward()
-            self._set_hyperparameters(d_opt, self.step * k + i)
+            self._set_hyperparameters(d_opt, self.step * k + i, "d")
             d_opt.step()
         g_loss = self.g_objective(D(G(self.noise(x.shape[0]))))
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward(inputs=self.players.g_params)
-        self._set_hyperparameters(g_opt, self.step)
+        self._set_hyperparameters(g_opt, self.step, "g")
         g_opt.step()
         return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params)
 
@@ -297,7 +297,7 @@ class Trainer:
         o, t = self.config.optim, self.config.train
         row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
                **dict(zip(STAT_NAMES, means)),
-               "lr_d": learning_rate(o, self.step * t.k), "lr_g": learning_rate(o, self.step),
+               "lr_d": learning_rate(o, self.step * t.k), "lr_g": learning_rate(o, self.step, "g"),
                "momentum": momentum(o, (self.step - 1) // self.steps_per_epoch) if o.name == "sgd" else None,
                "images_per_s": steps_per_s * t.batch_size * t.k}
         if partial:

@@ -16,8 +16,10 @@ from __future__ import annotations
 from advnets.config import OptimConfig
 
 
-def learning_rate(cfg: OptimConfig, updates_done: int) -> float:
-    return max(cfg.lr / cfg.lr_decay**updates_done, cfg.lr_min)
+def learning_rate(cfg: OptimConfig, updates_done: int, player: str = "d") -> float:
+    """The learning rate of D (or of G, `player="g"`) after `updates_done` of its updates."""
+    base = cfg.lr_g if player == "g" and cfg.lr_g is not None else cfg.lr
+    return max(base / cfg.lr_decay**updates_done, cfg.lr_min)
 
 
 def momentum(cfg: OptimConfig, epoch: int) -> float:
