@@ -9,7 +9,7 @@ from torch import nn
 
 from advnets import config as cfgmod
 from advnets import theory
-from advnets.figures.toy1d import kde_1d
+from advnets.theory import kde_1d
 
 
 class AffineG(nn.Module):

@@ -24,9 +24,21 @@ import torch
 
 from advnets.config import Config
 from advnets.data.toy import TOYS
-from advnets.figures.toy1d import kde_1d
 from advnets.io import atomic_write_text
 from advnets.nn import build_discriminator, sample_noise
+
+
+def kde_1d(samples: torch.Tensor, grid: torch.Tensor, bandwidth: float | None = None) -> torch.Tensor:
+    """Gaussian kernel density estimate of 1-D samples [n] (or [n, 1]) on grid points [m], float64.
+
+    The default bandwidth is Scott's rule, 1.06 * sd * n^(-1/5)."""
+    s = samples.double().reshape(-1)
+    h = bandwidth or 1.06 * float(s.std()) * len(s) ** -0.2
+    g = grid.double().reshape(-1)
+    density = torch.zeros_like(g)
+    for chunk in s.split(4096):  # bounded memory for many samples
+        density += torch.exp(-0.5 * ((g[:, None] - chunk[None, :]) / h) ** 2).sum(1)
+    return density / (len(s) * h * math.sqrt(2 * math.pi))
 
 
 def _data_sampler(config: Config, gen: torch.Generator):
@@ -57,7 +69,8 @@ def train_discriminator(G, config: Config, steps: int = 3000, batch: int = 1000,
     return D.eval()
 
 
-def _densities(G, config: Config, grid: torch.Tensor, n_samples: int, seed: int):
+def densities(G, config: Config, grid: torch.Tensor, n_samples: int, seed: int = 0):
+    """(p_data exactly, p_g by a KDE of `n_samples` samples of G, those samples) on a 1-D grid."""
     gen = torch.Generator().manual_seed(seed + 1)
     g = config.generator
     with torch.no_grad():
@@ -76,7 +89,7 @@ def proposition1(G, D, config: Config, grid: torch.Tensor | None = None, n_sampl
                  support: float = 0.05, seed: int = 0) -> dict:
     """Largest |D(x) - D*(x)| over grid points where p_data + p_g exceeds `support` x its maximum."""
     grid = default_grid(config) if grid is None else grid
-    p_data, p_g, _ = _densities(G, config, grid, n_samples, seed)
+    p_data, p_g, _ = densities(G, config, grid, n_samples, seed)
     total = p_data + p_g
     where = total > support * total.max()
     d_star = p_data[where] / total[where]
@@ -101,7 +114,7 @@ def theorem1(G, D, config: Config, grid: torch.Tensor | None = None, n_samples: 
     from advnets.losses import discriminator_loss
 
     grid = default_grid(config) if grid is None else grid
-    p_data, p_g, samples = _densities(G, config, grid, n_samples, seed)
+    p_data, p_g, samples = densities(G, config, grid, n_samples, seed)
     gen = torch.Generator().manual_seed(seed + 2)
     with torch.no_grad():
         real = D(TOYS[config.data.source].sample(n_samples, gen))
@@ -176,6 +189,7 @@ def report(run, out_dir=None, d_steps: int = 3000, objective_steps: int = 300, s
     """Every check above for the final generator of a 1-D toy run: a JSON-able dict, and a figure
     (D against D*, p_g against p_data, G's gradient norm under each objective) in `out_dir`."""
     from advnets.figures.plots import _figure, _save
+    from advnets.figures.toy1d import panel_curves
     from advnets.sample import load_generator
 
     trained = load_generator(run)
@@ -201,9 +215,8 @@ def report(run, out_dir=None, d_steps: int = 3000, objective_steps: int = 300, s
                                            for r in rows]}
                             for name, rows in logs.items()}
 
-    p_data, p_g, _ = _densities(G, config, grid, 100_000, seed)
-    with torch.no_grad():
-        d = torch.sigmoid(D(grid[:, None].float())).double()
+    curves = panel_curves(G, D, config, grid, n_samples=100_000, seed=seed)
+    p_data, p_g, d = curves["p_data"], curves["p_g"], curves["d"]
     plt = _figure()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.plot(grid, p_data, "k:", lw=2, label="p_data")

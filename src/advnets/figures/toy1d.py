@@ -15,30 +15,16 @@ import torch
 
 from advnets.data.toy import TOYS
 from advnets.figures.plots import _figure, _save
-from advnets.nn import sample_noise
-
-
-def kde_1d(samples: torch.Tensor, grid: torch.Tensor, bandwidth: float | None = None) -> torch.Tensor:
-    """Gaussian kernel density estimate of 1-D samples [n] (or [n, 1]) on grid points [m], float64.
-
-    The default bandwidth is Scott's rule, 1.06 * sd * n^(-1/5)."""
-    s = samples.double().reshape(-1)
-    h = bandwidth or 1.06 * float(s.std()) * len(s) ** -0.2
-    g = grid.double().reshape(-1)
-    density = torch.zeros_like(g)
-    for chunk in s.split(4096):  # bounded memory for many samples
-        density += torch.exp(-0.5 * ((g[:, None] - chunk[None, :]) / h) ** 2).sum(1)
-    return density / (len(s) * h * math.sqrt(2 * math.pi))
 
 
 def panel_curves(G, D, config, grid: torch.Tensor, n_samples: int = 20_000, seed: int = 0) -> dict:
-    """p_data, p_g and D on `grid` for one checkpoint's G and D (1-D data)."""
-    gen = torch.Generator().manual_seed(seed)
+    """p_data, p_g (KDE) and D on `grid` for one checkpoint's G and D (1-D data)."""
+    from advnets.theory import densities
+
+    p_data, p_g, _ = densities(G, config, grid, n_samples, seed)
     with torch.no_grad():
-        x = G(sample_noise(config.generator.prior, n_samples, config.generator.noise_dim, generator=gen))
         d = torch.sigmoid(D(grid[:, None].float())).double()
-    p_data = TOYS[config.data.source].log_density(grid[:, None]).exp()
-    return {"p_data": p_data, "p_g": kde_1d(x, grid), "d": d, "samples": x.reshape(-1)}
+    return {"p_data": p_data, "p_g": p_g, "d": d}
 
 
 def save_toy1d_figure(checkpoints: list[Path], path: str | Path, lines: int = 40, seed: int = 0) -> None:
