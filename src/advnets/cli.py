@@ -142,7 +142,6 @@ def cmd_figure(args: argparse.Namespace) -> int:
     folder = checkpoint.resolve(args.run)
     run = folder.parent.parent
     out = Path(args.out) if args.out else run / "figures" / f"{name}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
     if name == "curves":
         from advnets.figures.plots import save_curves
         from advnets.train.loop import read_metrics

@@ -173,8 +173,8 @@ def evaluate(path: str | Path | None = None, metrics: str | list[str] = "parzen"
 
         check_available(image_shape)
     if "parzen" in names:
-        result.metrics["parzen"] = _parzen(x, load(source, "valid", data_dir, progress=progress).x, real, protocol,
-                                           progress)
+        valid = data if protocol.split == "valid" else load(source, "valid", data_dir, progress=progress)
+        result.metrics["parzen"] = _parzen(x, valid.x, real, protocol, progress)
     if classifier_wanted:
         result.metrics.update(_classifier_metrics(x, real, source, classifier_wanted, protocol, progress))
     if inception_wanted:

@@ -28,8 +28,10 @@ def _umask() -> int:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, fsync it, then rename it onto `path`."""
+    """Write `data` to a temporary file beside `path`, fsync it, then rename it onto `path`.
+    A missing parent folder is created then, so a failed request leaves no empty folder behind."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
