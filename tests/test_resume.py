@@ -18,9 +18,10 @@ TINY = ["--data.source", "digits", "--generator.noise_dim", "8", "--generator.hi
 VARIANTS = {
     # the reference setting: simultaneous updates, SGD with the momentum ramp and lr decay, uniform noise
     "simultaneous-sgd": ["--optim.momentum_ramp_epochs", "3", "--optim.lr_decay", "1.01"],
-    # Algorithm 1 with k = 2, Adam, Gaussian noise, the minimax objective
+    # Algorithm 1 with k = 2, Adam, Gaussian noise, the minimax objective, a moving average of G
     "alternating-adam": ["--train.update", "alternating", "--train.k", "2", "--optim.name", "adam",
-                         "--optim.lr", "0.001", "--generator.prior", "gaussian", "--train.objective", "minimax"],
+                         "--optim.lr", "0.001", "--generator.prior", "gaussian", "--train.objective", "minimax",
+                         "--average.kind", "ema", "--average.decay", "0.8", "--average.start_epoch", "1"],
 }
 
 

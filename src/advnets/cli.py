@@ -72,7 +72,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise cfgmod.ConfigError(f"-n {args.n}: the number of samples must be at least 1")
     if not args.out and not args.npy:
         raise cfgmod.ConfigError("nothing to write: give --out FILE.png and/or --npy FILE.npy")
-    trained = load_generator(args.path)
+    trained = load_generator(args.path, average=not args.last_iterate)
     samples = trained.sample(args.n, seed=args.seed)
     if args.npy:
         arr = samples.numpy()
@@ -117,6 +117,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.sigmas:
         protocol.sigmas = _sigmas(args.sigmas)
     result = evaluate(args.run, args.metric, protocol, reference=args.reference, source=args.data,
+                      last_iterate=args.last_iterate,
                       data_dir=args.data_dir, progress=not args.no_progress, write=not args.no_write)
     print(format_table(result))
     if args.out:
@@ -157,7 +158,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
     else:
         from advnets.sample import load_generator
 
-        trained = load_generator(folder)
+        trained = load_generator(folder, average=not args.last_iterate)
         if not trained.image_shape:
             raise cfgmod.ConfigError(f"the {name} figure shows images; {trained.config.data.source} holds points")
         rows, cols = args.rows, args.cols
@@ -279,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="PNG to write: an image grid, or a scatter plot for point data")
     p.add_argument("--npy", help="NumPy .npy file to write the samples to")
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
+    p.add_argument("--last-iterate", action="store_true",
+                   help="use G as last trained, not the run's running average of G (config average.kind)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("evaluate", help="measure samples: Parzen log-likelihood, classifier FID/KID/PR/score",
@@ -306,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mb", type=int, default=256, help="memory budget of the Parzen blocks (default 256)")
     p.add_argument("--out", help="also write the result as JSON to this file")
     p.add_argument("--no-write", action="store_true", help="do not record the result in the run's evaluation.json")
+    p.add_argument("--last-iterate", action="store_true",
+                   help="use G as last trained, not the run's running average of G (config average.kind)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
@@ -320,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cols", type=int, default=8, help="columns of images (default 8)")
     p.add_argument("--steps", help="toy1d: the training steps to draw, e.g. 500,1000,2000,5000")
     p.add_argument("--data-dir", help="folder holding the data files (neighbours)")
+    p.add_argument("--last-iterate", action="store_true",
+                   help="use G as last trained, not the run's running average of G (config average.kind)")
     p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser("theory", help="check section 4's theory on a gaussian-1d run",

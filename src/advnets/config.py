@@ -122,12 +122,27 @@ class TrainConfig:
 
 
 @dataclass
+class AverageConfig:
+    """A running average of G's weights, used for sampling and evaluation (advnets.train.average).
+    Training itself is unchanged: D always plays against the current G."""
+    # none: sample from G as trained; ema: an exponential moving average of G's iterates.
+    kind: Literal["none", "ema"] = "none"
+    # After the n-th generator step averaged: avg <- avg + w (G - avg), w = max(1 - decay, 1/n).
+    # So the first 1/(1 - decay) iterates get the plain mean (no pull towards the first one),
+    # later ones the moving average; decay = 1 keeps the plain mean throughout (Polyak-Ruppert).
+    decay: float = field(default=0.9999, metadata=_bounds(0.0, 1.0))
+    # The first epoch (0-based) whose iterates are averaged: early ones are far from any good G.
+    start_epoch: int = field(default=0, metadata=_bounds(0))
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    average: AverageConfig = field(default_factory=AverageConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -103,7 +103,7 @@ def _bar(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="row", disable=not enabled, leave=False, dynamic_ncols=True)
 
 
-def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progress: bool):
+def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progress: bool, last_iterate: bool):
     """(samples [n, D], image_shape, data source, subject record)."""
     from advnets.data import load
 
@@ -117,24 +117,27 @@ def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progre
         return train.x[:protocol.samples], train.image_shape, source, subject
     from advnets.sample import load_generator
 
-    trained = load_generator(path)
+    trained = load_generator(path, average=not last_iterate)
     if source is not None and source != trained.config.data.source:
         raise EvaluationError(f"the run was trained on {trained.config.data.source}, not {source}: drop --data")
     with _bar(protocol.samples, "sampling", progress) as bar:
         x = trained.sample(protocol.samples, seed=protocol.seed)
         bar.update(protocol.samples)
     subject = {"run": str(trained.checkpoint.parent.parent), "checkpoint": trained.checkpoint.name,
-               "step": trained.step}
+               "step": trained.step, "weights": "average" if trained.averaged else "last iterate"}
+    if last_iterate and trained.config.average.kind != "none":
+        subject["checkpoint"] += ":last-iterate"  # filed apart from the run's model, its average
     return x, trained.image_shape, trained.config.data.source, subject
 
 
 def evaluate(path: str | Path | None = None, metrics: str | list[str] = "parzen", protocol: Protocol | None = None,
              *, reference: bool = False, source: str | None = None, data_dir=None, progress: bool = True,
-             write: bool = True) -> Evaluation:
+             write: bool = True, last_iterate: bool = False) -> Evaluation:
     """Measure a run's latest checkpoint (or a checkpoint folder, or the data itself).
 
     Returns the `Evaluation`; with `write`, also merges it into RUN/evaluation.json under the
-    checkpoint's name (a reference evaluation of a run is filed under "reference").
+    checkpoint's name (a reference evaluation of a run is filed under "reference"). A run that
+    averages G's weights (config.average) is measured through that average, unless `last_iterate`.
     """
     from advnets.data import load
 
@@ -151,7 +154,7 @@ def evaluate(path: str | Path | None = None, metrics: str | list[str] = "parzen"
         run_root = folder.parent.parent
         if reference and source is None:
             source = json.loads((folder / "state.json").read_text())["config"]["data"]["source"]
-    x, image_shape, source, subject = _samples(path, source, protocol, reference, data_dir, progress)
+    x, image_shape, source, subject = _samples(path, source, protocol, reference, data_dir, progress, last_iterate)
     data = load(source, protocol.split, data_dir, progress=progress)
     stop = protocol.split_start + protocol.split_rows if protocol.split_rows else None
     real = data.x[protocol.split_start:stop]

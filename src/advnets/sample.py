@@ -19,6 +19,8 @@ class TrainedGenerator:
     image_shape: tuple[int, int] | None
     step: int
     checkpoint: Path
+    # True when G holds the run's running average of its weights (config.average), not the last iterate
+    averaged: bool = False
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, batch: int = 10_000) -> torch.Tensor:
@@ -36,14 +38,20 @@ def _load(path: str | Path):
     return folder, weights, meta, from_dict(meta["config"], source=f"{folder}/state.json")
 
 
-def load_generator(path: str | Path, device: str = "cpu") -> TrainedGenerator:
-    """The generator of a run folder (its latest checkpoint) or of a checkpoint folder."""
+def load_generator(path: str | Path, device: str = "cpu", average: bool = True) -> TrainedGenerator:
+    """The generator of a run folder (its latest checkpoint) or of a checkpoint folder.
+
+    When the run averages G's weights (config.average) and the average has begun, that average
+    is what is loaded, unless `average` is False: it is the run's model; the last iterate is kept
+    for resuming training.
+    """
     folder, weights, meta, config = _load(path)
     G = build_generator(config.generator, meta["data_dim"])
-    G.load_state_dict(checkpoint.split_weights(weights, "generator"))
+    averaged = average and bool(meta.get("average_count"))
+    G.load_state_dict(checkpoint.split_weights(weights, checkpoint.AVERAGE_PREFIX if averaged else "generator"))
     G.to(device).eval()
     shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
-    return TrainedGenerator(G, config, shape, meta["step"], folder)
+    return TrainedGenerator(G, config, shape, meta["step"], folder, averaged)
 
 
 def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:

@@ -36,7 +36,7 @@ def save_toy1d_figure(checkpoints: list[Path], path: str | Path, lines: int = 40
     toy = TOYS["gaussian-1d"]
     mean, sd = toy.means[0][0], toy.std
     for i, (ax, folder) in enumerate(zip(axes, checkpoints)):
-        trained = load_generator(folder)
+        trained = load_generator(folder, average=False)  # the G that this D was playing against
         if trained.config.data.source != "gaussian-1d" or trained.config.generator.noise_dim != 1:
             raise ValueError(f"{folder}: Figure 1 needs a gaussian-1d run with 1-D noise "
                              f"(this one: {trained.config.data.source}, z of {trained.config.generator.noise_dim})")

@@ -1,7 +1,8 @@
 """Checkpoints as plain data: tensors in safetensors, everything else in JSON, never pickle.
 
 Layout of RUN/checkpoints/step-NNNNNNNN/:
-  weights.safetensors  generator.* and discriminator.* parameters and buffers
+  weights.safetensors  generator.* and discriminator.* parameters and buffers, and
+                       generator_average.* when the run averages G's weights (config.average)
   state.safetensors    optimiser tensors (d_opt.*, g_opt.*), RNG states (rng.*), log accumulators
   state.json           step, epoch, position in the epoch, config, optimiser hyper-parameters
 A checkpoint is written into a temporary folder, every file fsynced, then renamed into place;
@@ -23,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from advnets.io import atomic_write_text, fsync_dir
 
 FORMAT = "advnets-checkpoint-1"
+AVERAGE_PREFIX = "generator_average"
 
 
 def optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

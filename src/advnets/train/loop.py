@@ -29,6 +29,7 @@ from advnets.io import atomic_write_text
 from advnets.losses import GENERATOR_OBJECTIVES, discriminator_loss
 from advnets.nn import build_discriminator, build_generator, sample_noise
 from advnets.train import checkpoint
+from advnets.train.average import WeightAverage
 from advnets.train.schedule import learning_rate, momentum
 
 GRID_NOISE_SEED = 20_140_610  # the fixed noise batch of the per-epoch sample grids
@@ -103,6 +104,7 @@ class Trainer:
             torch.set_flush_denormal(t.flush_denormal)
         torch.manual_seed(t.seed)
         self.players = build_players(config, self.data, self.device)
+        self.average = WeightAverage(self.players.G, config.average) if config.average.kind != "none" else None
         self.step = 0
         self._saved_step = -1
         # summed on the training device, read at log time only (no device sync per step)
@@ -139,6 +141,9 @@ class Trainer:
             weights, tensors, meta = checkpoint.load(folder)
             self.players.G.load_state_dict(checkpoint.split_weights(weights, "generator"))
             self.players.D.load_state_dict(checkpoint.split_weights(weights, "discriminator"))
+            if self.average is not None:
+                self.average.module.load_state_dict(checkpoint.split_weights(weights, checkpoint.AVERAGE_PREFIX))
+                self.average.count = meta["average_count"]
             checkpoint.optimizer_from_flat("g_opt", self.players.g_opt, tensors, meta["g_opt"])
             checkpoint.optimizer_from_flat("d_opt", self.players.d_opt, tensors, meta["d_opt"])
             torch.set_rng_state(tensors["rng.torch"])
@@ -167,8 +172,11 @@ class Trainer:
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         weights = {**{f"generator.{k}": v for k, v in p.G.state_dict().items()},
                    **{f"discriminator.{k}": v for k, v in p.D.state_dict().items()}}
+        if self.average is not None:
+            weights.update({f"{checkpoint.AVERAGE_PREFIX}.{k}": v for k, v in self.average.module.state_dict().items()})
         meta = {"step": self.step, "epoch": self.step / self.steps_per_epoch,
                 "steps_per_epoch": self.steps_per_epoch, "stat_count": self.stat_count,
+                "average_count": self.average.count if self.average is not None else None,
                 "data_dim": self.data.dim, "image_shape": self.data.image_shape,
                 "config": self.config.to_dict(), "g_opt": g_meta, "d_opt": d_meta}
         folder = self.run_dir / "checkpoints" / f"step-{self.step:08d}"
@@ -259,6 +267,8 @@ class Trainer:
         with _stop_on_interrupt() as stop:
             while self.step < total and not stop.requested:
                 stats = step_fn()
+                if self.average is not None:
+                    self.average.update(self.players.G, self.epoch)
                 self.stat_sum += stats.detach()
                 self.stat_count += 1
                 self.step += 1
@@ -311,11 +321,17 @@ class Trainer:
 
     @torch.no_grad()
     def write_samples(self, path: Path) -> None:
-        G = self.players.G
+        """The fixed noise batch through G, or through its average once that has begun."""
+        title = f"epoch {self.epoch}"
+        if self.average is not None and self.average.count:
+            G, title = self.average.module, title + f" ({self.config.average.kind} of G)"
+        else:
+            G = self.players.G
+        was_training = G.training
         G.eval()
         samples = G(self.grid_noise).cpu()
-        G.train()
-        save_samples(samples, self.data.image_shape, self.data.x, path, nrow=10, title=f"epoch {self.epoch}")
+        G.train(was_training)
+        save_samples(samples, self.data.image_shape, self.data.x, path, nrow=10, title=title)
 
 
 @torch.no_grad()
