@@ -1,6 +1,7 @@
 """Wall time until a preset's samples first reach a Parzen log-likelihood target (Table 1's 225).
 
-    python benchmarks/time_to_quality.py --preset mnist-paper --preset mnist-fast --data-dir DATA
+    python benchmarks/time_to_quality.py --preset mnist-paper --preset mnist-fast --seed 0 --seed 1 --seed 2 \
+        --jobs 2 --threads 1 --data-dir DATA
 
 Each preset trains in chunks of `--eval-every` epochs (a run started, then resumed chunk by chunk,
 so the timed wall time includes start-up, sample grids and checkpoints, as a user sees it). After
@@ -10,12 +11,19 @@ validation images 1,000-9,999, 10,000 samples; the test set is not touched while
 preset first reaches the target, that checkpoint is also scored on the test set (the paper's
 protocol). Progress is kept in RUNS/PRESET-sSEED/time_to_quality.json, so an interrupted benchmark
 continues where it stopped. Output: benchmarks/results/time_to_quality.md.
+
+The (preset, seed) runs go to `--jobs` worker processes, each with `--threads` torch threads, so
+on a 2-core machine `--jobs 2 --threads 1` trains two runs side by side, every run under the same
+conditions (one core each); `--jobs 1 --threads 2` gives one run both cores at a time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
+import statistics
 import time
 from pathlib import Path
 
@@ -61,26 +69,44 @@ def run_preset(preset: str, runs: Path, seed: int, target: float, every: int, ma
     return state
 
 
+def _worker(args: tuple) -> dict:
+    preset, seed, threads, runs, target, every, max_epochs, data_dir = args
+    torch.set_num_threads(threads)
+    return run_preset(preset, Path(runs), seed, target, every, max_epochs, data_dir)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", action="append", required=True)
+    parser.add_argument("--preset", action="append", required=True,
+                        help="a preset, or PRESET:EPOCHS to evaluate it every EPOCHS epochs instead of --eval-every")
     parser.add_argument("--seed", type=int, action="append", default=None)
     parser.add_argument("--target", type=float, default=225.0)
     parser.add_argument("--eval-every", type=int, default=5, help="epochs between evaluations (default 5)")
     parser.add_argument("--max-epochs", type=int, default=1000)
     parser.add_argument("--runs", default="runs/time_to_quality")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, one process each (default 1)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch threads of each run (default: all)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
 
-    states = [run_preset(p, Path(args.runs), s, args.target, args.eval_every, args.max_epochs, args.data_dir)
-              for p in args.preset for s in (args.seed or [0])]
+    presets = [(p.split(":")[0], int(p.split(":")[1]) if ":" in p else args.eval_every) for p in args.preset]
+    tasks = [(p, s, args.threads, args.runs, args.target, every, args.max_epochs, args.data_dir)
+             for p, every in presets for s in (args.seed or [0])]
+    if args.jobs > 1:
+        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+            states = pool.map(_worker, tasks, chunksize=1)
+    else:
+        states = [_worker(t) for t in tasks]
     lines = [
         f"# Time to a Parzen log-likelihood of {args.target:g} (validation protocol)",
         "",
-        f"Command: `python benchmarks/time_to_quality.py {' '.join('--preset ' + p for p in args.preset)}` "
-        f"({time.strftime('%Y-%m-%d')}, torch {torch.__version__}, {torch.get_num_threads()} threads); "
-        f"evaluated every {args.eval_every} epochs, at most {args.max_epochs}.",
+        (f"Command: `python benchmarks/time_to_quality.py {' '.join('--preset ' + p for p in args.preset)} "
+        f"{' '.join(f'--seed {s}' for s in (args.seed or [0]))} --jobs {args.jobs} --threads {args.threads}` "
+        f"({time.strftime('%Y-%m-%d')}, torch {torch.__version__}, {os.cpu_count()} cores: {args.jobs} run(s) at once, "
+        f"{args.threads} thread(s) each); "
+        f"evaluated every {', '.join(f'{e} epochs ({p})' for p, e in presets)}, at most {args.max_epochs} epochs."),
         "",
         "| preset | seed | reached at epoch | training wall time | validation Parzen | test Parzen (paper protocol) |",
         "|---|---|---|---|---|---|",
@@ -94,6 +120,16 @@ def main() -> None:
             best = max(s["points"], key=lambda p: p["valid_parzen"])
             lines.append(f"| {s['preset']} | {s['seed']} | not within {s['points'][-1]['epoch']} epochs | "
                          f"{s['train_seconds'] / 60:.1f} min | best {best['valid_parzen']:.1f} (epoch {best['epoch']}) | |")
+    base = None
+    lines += ["", "| preset | median training wall time to the target | vs the first preset |", "|---|---|---|"]
+    for p, _ in presets:
+        times = [s["reached"]["train_seconds"] for s in states if s["preset"] == p and s["reached"]]
+        if len(times) < sum(s["preset"] == p for s in states):
+            lines.append(f"| {p} | not reached by every seed | |")
+            continue
+        median = statistics.median(times)
+        base = base or median
+        lines.append(f"| {p} | {median / 60:.1f} min | {median / base:.2f}x |")
     lines += ["", "Every evaluation:", ""]
     for s in states:
         lines.append(f"- {s['preset']} seed {s['seed']}: " + ", ".join(

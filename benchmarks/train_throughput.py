@@ -3,7 +3,8 @@
 Both run the same mathematics: G 100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, D maxout
 240x5 -> 240x5 -> 1 with dropout (keep 0.8 on the input, 0.5 elsewhere), the non-saturating
 objective, simultaneous updates (both gradients from one minibatch), SGD with momentum 0.5 and
-the per-update learning-rate decay, batch 100. The hand-written loop is what a user would write
+the per-update learning-rate decay, batch 100, and a moving average of G's weights updated
+after every step (the preset samples from it). The hand-written loop is what a user would write
 in plain PyTorch; advnets runs its full `Trainer.run()`, with its per-epoch sample grid,
 checkpoint, metrics log and training-curve plot included in the time.
 
@@ -64,6 +65,7 @@ def hand_written_epoch(train_x: torch.Tensor, steps: int, seed: int) -> float:
     G, D = hand_models(train_x)
     g_opt = torch.optim.SGD(G.parameters(), lr=0.1, momentum=0.5)
     d_opt = torch.optim.SGD(D.parameters(), lr=0.1, momentum=0.5)
+    G_avg = [p.detach().clone() for p in G.parameters()]
     start = time.perf_counter()
     perm = torch.randperm(train_x.shape[0])
     for step in range(steps):
@@ -80,6 +82,9 @@ def hand_written_epoch(train_x: torch.Tensor, steps: int, seed: int) -> float:
         for opt in (d_opt, g_opt):
             opt.param_groups[0]["lr"] = max(0.1 / 1.000004**step, 1e-6)
             opt.step()
+        with torch.no_grad():
+            for a, p in zip(G_avg, G.parameters()):
+                a.lerp_(p, max(1 - 0.99995, 1 / (step + 1)))
     return steps * 100 / (time.perf_counter() - start)
 
 

@@ -86,3 +86,20 @@ def test_evaluate_files_the_average_and_the_last_iterate_apart(tmp_path):
     assert book["step-00000006"]["subject"]["weights"] == "average"
     assert book["step-00000006:last-iterate"]["subject"]["weights"] == "last iterate"
     assert a.metrics["parzen"]["mean"] != b.metrics["parzen"]["mean"]
+
+
+def test_cli_samples_the_average_unless_told_otherwise(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    run = tmp_path / "run"
+    Trainer(tiny_config(train={"max_steps": 6}, average={"kind": "ema", "decay": 0.5}), run, progress=False).run()
+    for flag, name in (([], "avg.npy"), (["--last-iterate"], "last.npy")):
+        subprocess.run([sys.executable, "-m", "advnets", "sample", str(run), "-n", "8", "--npy", str(tmp_path / name),
+                        *flag], check=True, capture_output=True)
+    avg, last = np.load(tmp_path / "avg.npy"), np.load(tmp_path / "last.npy")
+    np.testing.assert_array_equal(avg.reshape(8, -1), load_generator(run).sample(8).numpy())
+    np.testing.assert_array_equal(last.reshape(8, -1), load_generator(run, average=False).sample(8).numpy())
+    assert not np.array_equal(avg, last)

@@ -31,20 +31,27 @@ def save_toy1d_figure(checkpoints: list[Path], path: str | Path, lines: int = 40
     """Figure 1 from the given checkpoints of a gaussian-1d run (one panel each)."""
     from advnets.sample import load_discriminator, load_generator
 
-    plt = _figure()
-    fig, axes = plt.subplots(1, len(checkpoints), figsize=(4 * len(checkpoints), 3.6), sharey=True)
     toy = TOYS["gaussian-1d"]
     mean, sd = toy.means[0][0], toy.std
-    for i, (ax, folder) in enumerate(zip(axes, checkpoints)):
+    lo, hi = mean - 5 * sd, mean + 5 * sd
+    grid = torch.linspace(lo, hi, 400, dtype=torch.float64)
+    panels = []
+    for folder in checkpoints:
         trained = load_generator(folder, average=False)  # the G that this D was playing against
         if trained.config.data.source != "gaussian-1d" or trained.config.generator.noise_dim != 1:
             raise ValueError(f"{folder}: Figure 1 needs a gaussian-1d run with 1-D noise "
                              f"(this one: {trained.config.data.source}, z of {trained.config.generator.noise_dim})")
-        G, D, config = trained.G, load_discriminator(folder), trained.config
-        lo, hi = mean - 5 * sd, mean + 5 * sd
-        grid = torch.linspace(lo, hi, 400, dtype=torch.float64)
-        curves = panel_curves(G, D, config, grid, seed=seed)
-        top = float(max(curves["p_data"].max(), curves["p_g"].max(), 1.0)) * 1.05
+        curves = panel_curves(trained.G, load_discriminator(folder), trained.config, grid, seed=seed)
+        panels.append((trained, curves))
+    # one vertical scale for every panel (they share the y axis), so the z and x lines line up
+    top = max(float(max(c["p_data"].max(), c["p_g"].max())) for _, c in panels)
+    top = max(top, 1.0) * 1.05
+    y_x, y_z = -0.12 * top, -0.45 * top
+
+    plt = _figure()
+    fig, axes = plt.subplots(1, len(checkpoints), figsize=(4 * len(checkpoints), 3.6), sharey=True)
+    for i, (ax, (trained, curves)) in enumerate(zip(axes, panels)):
+        G, config = trained.G, trained.config
         ax.plot(grid, curves["p_data"], "k:", lw=2, label="p_data")
         ax.plot(grid, curves["p_g"], color="green", lw=1.5, label="p_g")
         ax.plot(grid, curves["d"], "b--", lw=1.5, label="D(x)")
@@ -55,7 +62,6 @@ def save_toy1d_figure(checkpoints: list[Path], path: str | Path, lines: int = 40
         with torch.no_grad():
             gz = G(z).reshape(-1).double().clamp(lo, hi)
         z_pos = lo + (z.reshape(-1).double() - z.min()) / (z.max() - z.min()) * (hi - lo)
-        y_x, y_z = -0.12 * top, -0.45 * top
         ax.axhline(y_x, color="black", lw=0.8)
         ax.axhline(y_z, color="black", lw=0.8)
         for a, b in zip(z_pos.tolist(), gz.tolist()):
