@@ -12,6 +12,11 @@ from pathlib import Path
 from advnets import config as cfgmod
 
 
+def _add_last_iterate_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--last-iterate", action="store_true",
+                   help="use G as last trained, not the run's running average of G (config average.kind)")
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("config fields (override the preset and --config)")
     for path, (tp, _) in cfgmod.field_paths().items():
@@ -280,8 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="PNG to write: an image grid, or a scatter plot for point data")
     p.add_argument("--npy", help="NumPy .npy file to write the samples to")
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
-    p.add_argument("--last-iterate", action="store_true",
-                   help="use G as last trained, not the run's running average of G (config average.kind)")
+    _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("evaluate", help="measure samples: Parzen log-likelihood, classifier FID/KID/PR/score",
@@ -309,8 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mb", type=int, default=256, help="memory budget of the Parzen blocks (default 256)")
     p.add_argument("--out", help="also write the result as JSON to this file")
     p.add_argument("--no-write", action="store_true", help="do not record the result in the run's evaluation.json")
-    p.add_argument("--last-iterate", action="store_true",
-                   help="use G as last trained, not the run's running average of G (config average.kind)")
+    _add_last_iterate_flag(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
@@ -325,8 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cols", type=int, default=8, help="columns of images (default 8)")
     p.add_argument("--steps", help="toy1d: the training steps to draw, e.g. 500,1000,2000,5000")
     p.add_argument("--data-dir", help="folder holding the data files (neighbours)")
-    p.add_argument("--last-iterate", action="store_true",
-                   help="use G as last trained, not the run's running average of G (config average.kind)")
+    _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser("theory", help="check section 4's theory on a gaussian-1d run",
