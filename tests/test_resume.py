@@ -22,6 +22,9 @@ VARIANTS = {
     "alternating-adam": ["--train.update", "alternating", "--train.k", "2", "--optim.name", "adam",
                          "--optim.lr", "0.001", "--generator.prior", "gaussian", "--train.objective", "minimax",
                          "--average.kind", "ema", "--average.decay", "0.8", "--average.start_epoch", "1"],
+    # a class-conditional model: the classes G is asked for come from the same RNG as the noise
+    "conditional": ["--condition.kind", "projection", "--train.update", "alternating", "--train.k", "2",
+                    "--optim.name", "adam", "--optim.lr", "0.001"],
 }
 
 

@@ -66,12 +66,12 @@ def test_k_discriminator_steps_per_generator_step(tmp_path):
 
 def test_each_epoch_is_a_fresh_permutation(tmp_path):
     trainer = Trainer(tiny_config(), tmp_path / "run", progress=False)
-    p0 = trainer._perm_epoch, trainer.next_batch(0).clone()
+    p0 = trainer._perm_epoch, trainer.next_batch(0)[0].clone()
     trainer.step = trainer.steps_per_epoch
-    assert not torch.equal(p0[1], trainer.next_batch(0))
+    assert not torch.equal(p0[1], trainer.next_batch(0)[0])
     # 24 minibatches of 50 cover the 1,200 training digits exactly once
     assert sorted(trainer._perm.tolist()) == list(range(1200))
-    rows = torch.cat([trainer.next_batch(i) for i in range(trainer.steps_per_epoch)])
+    rows = torch.cat([trainer.next_batch(i)[0] for i in range(trainer.steps_per_epoch)])
     assert torch.equal(rows[trainer._perm.argsort()], trainer.x)
 
 

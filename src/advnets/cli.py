@@ -78,7 +78,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if not args.out and not args.npy:
         raise cfgmod.ConfigError("nothing to write: give --out FILE.png and/or --npy FILE.npy")
     trained = load_generator(args.path, average=not args.last_iterate)
-    samples = trained.sample(args.n, seed=args.seed)
+    samples = trained.sample(args.n, seed=args.seed, label=args.label)
     if args.npy:
         arr = samples.numpy()
         if trained.image_shape:
@@ -94,7 +94,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
             data = load(trained.config.data.source, "test", toy_size=trained.config.data.toy_size).x
         save_samples(samples, trained.image_shape, data, args.out, nrow=args.nrow, title=f"step {trained.step}")
-        print(f"wrote {args.out}: {args.n} samples from {trained.checkpoint} (seed {args.seed})")
+        of = "" if args.label is None else f" of class {args.label}"
+        print(f"wrote {args.out}: {args.n} samples{of} from {trained.checkpoint} (seed {args.seed})")
     return 0
 
 
@@ -138,6 +139,7 @@ FIGURES = {
     "interpolation": "the paper's Figure 3: rows of images along straight lines in z space",
     "toy1d": "the paper's Figure 1: p_data, p_g, D and x = G(z) at four checkpoints of a gaussian-1d run",
     "curves": "training curves: both losses, mean D(x) and D(G(z))",
+    "classes": "a conditional model: one row per class, the same noise down each column",
 }
 
 
@@ -169,22 +171,35 @@ def cmd_figure(args: argparse.Namespace) -> int:
         rows, cols = args.rows, args.cols
         if rows < 1 or cols < 2:
             raise cfgmod.ConfigError(f"--rows {rows} --cols {cols}: need at least 1 row and 2 columns")
+        trained.check_label(args.label)
+        g = trained.config.generator
         if name == "neighbours":
             from advnets.data import load
             from advnets.figures.neighbours import save_neighbour_figure
 
             train = load(trained.config.data.source, "train", args.data_dir)
-            save_neighbour_figure(trained.sample(rows * (cols - 1), seed=args.seed), train.x, trained.image_shape,
-                                  out, rows=rows, cols=cols)
+            save_neighbour_figure(trained.sample(rows * (cols - 1), seed=args.seed, label=args.label), train.x,
+                                  trained.image_shape, out, rows=rows, cols=cols)
+        elif name == "classes":
+            from advnets.figures.classes import class_rows
+            from advnets.figures.grid import save_grid
+
+            if not trained.num_classes:
+                raise cfgmod.ConfigError(f"the classes figure needs a class-conditional run; {folder} is "
+                                         "unconditional (condition.kind = none)")
+            images = class_rows(trained.G, trained.num_classes, g.prior, g.noise_dim, cols, seed=args.seed)
+            save_grid(images.view(-1, *trained.image_shape), out, nrow=cols, scale=3)
         else:
             import torch
 
             from advnets.figures.grid import save_grid
             from advnets.figures.interpolate import interpolation_noise
 
-            g = trained.config.generator
+            gen = torch.Generator().manual_seed(args.seed + 1)
+            row_classes = trained.classes(rows, args.label, gen)  # one class per row, when conditional
+            classes = None if row_classes is None else row_classes.repeat_interleave(cols)
             with torch.no_grad():
-                images = trained.G(interpolation_noise(g.prior, g.noise_dim, rows, cols, seed=args.seed))
+                images = trained.G(interpolation_noise(g.prior, g.noise_dim, rows, cols, seed=args.seed), classes)
             save_grid(images.view(-1, *trained.image_shape), out, nrow=cols, scale=3)
     print(f"wrote {out}")
     return 0
@@ -222,6 +237,47 @@ def cmd_theory(args: argparse.Namespace) -> int:
           f"samples mean {f['sample_mean']:.3f} sd {f['sample_sd']:.3f}")
     for name, o in r["objectives"].items():
         print(f"{name:>14}: mean |grad G| over the first 50 steps {o['first_50_steps_mean_g_grad_norm']:.4g}")
+    return 0
+
+
+def cmd_inpaint(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from advnets.data import load
+    from advnets.figures.grid import save_grid
+    from advnets.inpaint import inpainting_report
+    from advnets.io import atomic_write_text
+    from advnets.sample import load_discriminator, load_generator
+
+    if args.n < 1 or args.cols < 1:
+        raise cfgmod.ConfigError(f"-n {args.n} --cols {args.cols}: both must be at least 1")
+    trained = load_generator(args.run, average=not args.last_iterate)
+    source = trained.config.data.source
+    data = load(source, args.split, args.data_dir)
+    if args.n > len(data):
+        raise cfgmod.ConfigError(f"-n {args.n}: the {source} {args.split} split has {len(data)} images")
+    images, labels = data.x[:args.n], (data.y[:args.n] if data.y is not None else None)
+    D = load_discriminator(args.run) if args.realism > 0 else None
+    with tqdm(total=args.steps * -(-args.n // 250), desc="inpainting", disable=args.no_progress, leave=False) as bar:
+        report, visible, completed = inpainting_report(trained, images, labels, source, args.mask, steps=args.steps,
+                                                    restarts=args.restarts, lr=args.lr, realism=args.realism,
+                                                    D=D, seed=args.seed, progress=bar.update)
+    report.update(run=str(trained.checkpoint.parent.parent), checkpoint=trained.checkpoint.name,
+                  weights="average" if trained.averaged else "last iterate", split=args.split)
+    out = Path(args.out) if args.out else trained.checkpoint.parent.parent / "inpaint"
+    k = min(args.cols, args.n)
+    shown = visible[:k] * images[:k] + (1 - visible[:k]) * 0.5  # hidden pixels grey
+    save_grid(torch.cat([images[:k], shown, completed[:k]]).view(-1, *trained.image_shape),
+              out / f"{args.mask}.png", nrow=k, scale=3)
+    atomic_write_text(out / f"{args.mask}.json", json.dumps(report, indent=2) + "\n")
+    print(f"{args.n} {source} {args.split} images, {report['mask_meaning']}; squared error per hidden pixel "
+          f"{report['hidden_mse']:.4f} (filled with the mean image: {report['hidden_mse_mean_fill']:.4f})")
+    if "accuracy_completed" in report:
+        print(f"classifier accuracy: whole {report['accuracy_whole']:.4f}, as seen {report['accuracy_seen']:.4f}, "
+              f"completed {report['accuracy_completed']:.4f}")
+    print(f"wrote {out / (args.mask + '.png')} (rows: whole, seen with hidden pixels grey, completed) and "
+          f"{out / (args.mask + '.json')}")
     return 0
 
 
@@ -285,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="PNG to write: an image grid, or a scatter plot for point data")
     p.add_argument("--npy", help="NumPy .npy file to write the samples to")
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
+    p.add_argument("--label", type=int, default=None,
+                   help="a conditional model's class to sample (default: classes drawn as in the training data)")
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_sample)
 
@@ -293,8 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "result in RUN/evaluation.json. Defaults: the paper's Parzen protocol.")
     p.add_argument("run", nargs="?", help="a run folder or checkpoint folder (omit with --reference --data SOURCE)")
     p.add_argument("--metric", default="parzen",
-                   help="comma-separated: parzen, fid, kid, pr, score, labels, inception-fid, inception-kid, "
-                        "or all (default parzen)")
+                   help="comma-separated: parzen, fid, kid, pr, score, labels, classes (a conditional run), "
+                        "inception-fid, inception-kid, or all (default parzen)")
     p.add_argument("--reference", action="store_true",
                    help="score the first SAMPLES training images instead of samples of G (the data's own row)")
     p.add_argument("--data", help="data source for --reference without a run (mnist, fashion-mnist, ...)")
@@ -328,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cols", type=int, default=8, help="columns of images (default 8)")
     p.add_argument("--steps", help="toy1d: the training steps to draw, e.g. 500,1000,2000,5000")
     p.add_argument("--data-dir", help="folder holding the data files (neighbours)")
+    p.add_argument("--label", type=int, default=None,
+                   help="neighbours, interpolation: a conditional model's class (default: drawn as in the data)")
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_figure)
 
@@ -341,6 +401,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objective-steps", type=int, default=300, help="steps of each objective's run (default 300)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_theory)
+
+    from advnets.inpaint import MASKS
+
+    p = sub.add_parser("inpaint", help="complete partly hidden images by searching G's noise (section 7)",
+                       description="Hide part of each image, find z whose G(z) fits the visible pixels, fill the "
+                                   "hidden ones from G(z), and measure the classifier's accuracy on the results. "
+                                   "Masks: " + "; ".join(f"{k}: {v}" for k, v in MASKS.items()))
+    p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
+    p.add_argument("--mask", default="bottom", choices=list(MASKS), help="which pixels are hidden (default bottom)")
+    p.add_argument("-n", type=int, default=1000, help="images completed, from the start of the split (default 1000)")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="(default test)")
+    p.add_argument("--steps", type=int, default=300, help="Adam steps on z (default 300)")
+    p.add_argument("--restarts", type=int, default=8, help="starting points per image; the best fit wins (default 8)")
+    p.add_argument("--lr", type=float, default=0.05, help="Adam's step size on z (default 0.05)")
+    p.add_argument("--realism", type=float, default=0.0, help="weight of -log D(G(z)) in the search (default 0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cols", type=int, default=10, help="images in the figure (default 10)")
+    p.add_argument("--out", help="folder for MASK.png and MASK.json (default RUN/inpaint)")
+    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_last_iterate_flag(p)
+    p.set_defaults(func=cmd_inpaint)
 
     p = sub.add_parser("info", help="summarise a run")
     p.add_argument("run", help="a run folder")

@@ -136,6 +136,16 @@ class AverageConfig:
 
 
 @dataclass
+class ConditionConfig:
+    """A class-conditional model p(x | c), the paper's section 7, extension 1 (advnets.nn.mlp).
+    The class c is drawn from the training labels' frequencies for G's samples."""
+    # none: p(x). concat: the one-hot class joins G's noise and D's input (after D's input
+    # dropout, so the class is never dropped). projection: G as concat; D adds the inner product
+    # of a learned class embedding with its last hidden layer to its logit (Miyato & Koyama, 2018).
+    kind: Literal["none", "concat", "projection"] = "none"
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -143,6 +153,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     average: AverageConfig = field(default_factory=AverageConfig)
+    condition: ConditionConfig = field(default_factory=ConditionConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -319,6 +330,10 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"generator.output = 'sigmoid' cannot fit data.source = {config.data.source!r}, whose values "
             "are not in [0, 1]: use generator.output = 'linear'")
+    if config.condition.kind != "none" and config.data.source in ("gaussian-1d", "ring-2d", "grid-2d"):
+        raise ConfigError(
+            f"condition.kind = {config.condition.kind!r} needs class labels, and data.source = "
+            f"{config.data.source!r} has none: use mnist, fashion-mnist or digits, or condition.kind = 'none'")
     if not config.generator.hidden:
         raise ConfigError("generator.hidden must list at least one layer width, e.g. 1200,1200")
     if not config.discriminator.hidden:

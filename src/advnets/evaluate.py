@@ -8,6 +8,10 @@ Metrics (`METRICS`):
   (`advnets.metrics.classifier`): Fréchet distance and kernel distance of penultimate features,
   precision and recall, the classifier score, and the label histogram's total variation
   distance, all against the `split` images (the test set by default).
+- ``classes``: for a class-conditional run (config.condition), `samples / classes` samples asked
+  for each class c (the same noise for every class): the fraction the classifier labels c, per
+  class and overall, and the classifier-FID of each class's samples against the `split` images
+  of that class.
 - ``inception-fid``, ``inception-kid``: Inception-v3 features through torch-fidelity (the
   ``inception`` extra), for RGB or grey images of any size.
 
@@ -27,7 +31,7 @@ import torch
 
 from advnets.metrics.parzen import PAPER_SIGMAS
 
-CLASSIFIER_METRICS = ("fid", "kid", "pr", "score", "labels")
+CLASSIFIER_METRICS = ("fid", "kid", "pr", "score", "labels", "classes")
 INCEPTION_METRICS = ("inception-fid", "inception-kid")
 METRICS = ("parzen",) + CLASSIFIER_METRICS + INCEPTION_METRICS
 
@@ -89,11 +93,11 @@ class Evaluation:
 def parse_metrics(text: str | list[str]) -> list[str]:
     names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
     if names == ["all"]:
-        return ["parzen", *CLASSIFIER_METRICS]
+        return ["parzen", *CLASSIFIER_METRICS[:-1]]
     unknown = [m for m in names if m not in METRICS]
     if unknown or not names:
         raise EvaluationError(f"unknown metric {', '.join(unknown) or '(none given)'}; "
-                              f"valid metrics: {', '.join(METRICS)}, or all (parzen and the classifier metrics)")
+                              f"valid metrics: {', '.join(METRICS)}, or all (parzen and the classifier metrics but classes)")
     return list(dict.fromkeys(names))
 
 
@@ -124,7 +128,8 @@ def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progre
         x = trained.sample(protocol.samples, seed=protocol.seed)
         bar.update(protocol.samples)
     subject = {"run": str(trained.checkpoint.parent.parent), "checkpoint": trained.checkpoint.name,
-               "step": trained.step, "weights": "average" if trained.averaged else "last iterate"}
+               "step": trained.step, "weights": "average" if trained.averaged else "last iterate",
+               "classes": trained.num_classes}
     if last_iterate and trained.config.average.kind != "none":
         subject["checkpoint"] += ":last-iterate"  # filed apart from the run's model, its average
     return x, trained.image_shape, trained.config.data.source, subject
@@ -169,7 +174,12 @@ def evaluate(path: str | Path | None = None, metrics: str | list[str] = "parzen"
 
     classifier_wanted = [m for m in names if m in CLASSIFIER_METRICS]
     inception_wanted = [m for m in names if m in INCEPTION_METRICS]
-    if classifier_wanted:  # refuse what cannot be computed before spending time on the rest
+    # refuse what cannot be computed before spending time on the rest
+    if "classes" in names and (reference or not subject.get("classes")):
+        raise EvaluationError("the classes metric measures a class-conditional run (condition.kind concat or "
+                              "projection); " + ("the data has no G to ask for a class" if reference else
+                                                 f"{subject['run']} is unconditional"))
+    if classifier_wanted:
         _check_classifier_applies(source, image_shape)
     if inception_wanted:
         from advnets.metrics.inception import check_available
@@ -178,8 +188,11 @@ def evaluate(path: str | Path | None = None, metrics: str | list[str] = "parzen"
     if "parzen" in names:
         valid = data if protocol.split == "valid" else load(source, "valid", data_dir, progress=progress)
         result.metrics["parzen"] = _parzen(x, valid.x, real, protocol, progress)
-    if classifier_wanted:
+    if set(classifier_wanted) - {"classes"}:
         result.metrics.update(_classifier_metrics(x, real, source, classifier_wanted, protocol, progress))
+    if "classes" in names:
+        real_y = data.y[protocol.split_start:stop]
+        result.metrics["classes"] = _class_metrics(path, last_iterate, real, real_y, source, protocol, progress)
     if inception_wanted:
         from advnets.metrics.inception import inception_metrics
 
@@ -264,6 +277,35 @@ def _classifier_metrics(x, real, source, wanted, protocol: Protocol, progress: b
     return out
 
 
+def _class_metrics(path, last_iterate: bool, real, real_y, source, protocol: Protocol, progress: bool) -> dict:
+    """Label agreement and per-class FID of a conditional G (see the module docstring)."""
+    from advnets.metrics.classifier import load_classifier
+    from advnets.metrics.fid import fid
+    from advnets.sample import load_generator
+
+    start = time.perf_counter()
+    trained = load_generator(path, average=not last_iterate)
+    clf = load_classifier(source)
+    per_class = protocol.samples // trained.num_classes
+    if per_class < 2:
+        raise EvaluationError(f"samples = {protocol.samples} gives fewer than 2 per class of {trained.num_classes}")
+    feats_real, _ = clf(real)
+    agreement, fids = [], []
+    with _bar(trained.num_classes * per_class, "classes", progress) as bar:
+        for c in range(trained.num_classes):
+            feats, probs = clf(trained.sample(per_class, seed=protocol.seed, label=c))
+            agreement.append(float((probs.argmax(1) == c).double().mean()))
+            of_c = feats_real[real_y == c]
+            fids.append(fid(feats, of_c) if len(of_c) >= 2 else None)
+            bar.update(per_class)
+    known = [f for f in fids if f is not None]
+    return {"agreement": sum(agreement) / len(agreement), "per_class_agreement": agreement,
+            "fid_mean": sum(known) / len(known) if known else None, "per_class_fid": fids,
+            "samples_per_class": per_class, "extractor": f"advnets {source} classifier ({clf.file})",
+            "sha256": clf.sha256, "extractor_test_accuracy": clf.test_accuracy,
+            "seconds": round(time.perf_counter() - start, 2)}
+
+
 def record(run: Path, result: Evaluation, key: str) -> Path:
     """Merge `result` into RUN/evaluation.json under `key`, atomically; other keys are kept."""
     from advnets.io import atomic_write_text
@@ -300,6 +342,13 @@ def format_table(result: Evaluation) -> str:
             rows.append((name, f"{m['value']:.3f} ± {m['std']:.3f}", f"classifier score (data: {m['data_value']:.3f})"))
         elif name == "labels":
             rows.append((name, f"{m['value']:.4f}", "total variation of predicted-label histograms"))
+        elif name == "classes":
+            rows.append(("agreement", f"{m['agreement']:.4f}",
+                         f"classifier says the asked-for class; lowest {min(m['per_class_agreement']):.4f}"))
+            if m["fid_mean"] is not None:
+                rows.append(("class fid", f"{m['fid_mean']:.4f}",
+                             "mean per-class FID: " + ", ".join(f"{f:.1f}" if f is not None else "-"
+                                                                for f in m["per_class_fid"])))
         else:
             rows.append((name, f"{m['value']:.4f}", "Fréchet distance of features"))
     subject = result.subject

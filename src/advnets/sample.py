@@ -8,7 +8,14 @@ from pathlib import Path
 import torch
 
 from advnets.config import Config, from_dict
-from advnets.nn import Discriminator, Generator, build_discriminator, build_generator, sample_noise
+from advnets.nn import (
+    Discriminator,
+    Generator,
+    build_discriminator,
+    build_generator,
+    sample_classes,
+    sample_noise,
+)
 from advnets.train import checkpoint
 
 
@@ -21,15 +28,51 @@ class TrainedGenerator:
     checkpoint: Path
     # True when G holds the run's running average of its weights (config.average), not the last iterate
     averaged: bool = False
+    # a conditional model's p(c): the frequencies of the training labels; None when unconditional
+    class_frequencies: torch.Tensor | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return 0 if self.class_frequencies is None else len(self.class_frequencies)
+
+    def check_label(self, label: int | None) -> None:
+        if label is None:
+            return
+        if not self.num_classes:
+            raise ValueError(f"{self.checkpoint} is not a class-conditional model (condition.kind = none): "
+                             "it cannot be asked for a label")
+        if not 0 <= label < self.num_classes:
+            raise ValueError(f"label {label} is not a class of this model: expected 0 to {self.num_classes - 1}")
+
+    def classes(self, n: int, label: int | None = None, generator: torch.Generator | None = None):
+        """n classes to ask G for: all `label`, or drawn from p(c); None for an unconditional G."""
+        self.check_label(label)
+        if not self.num_classes:
+            return None
+        if label is not None:
+            return torch.full((n,), label, dtype=torch.int64)
+        return sample_classes(self.class_frequencies, n, generator=generator)
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int = 0, batch: int = 10_000) -> torch.Tensor:
-        """n samples [n, D] (float32, CPU); the same seed gives the same samples."""
+    def sample_with_classes(self, n: int, seed: int = 0, label: int | None = None,
+                            batch: int = 10_000) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """n samples [n, D] (float32, CPU) and the classes [n] they were asked for (None when the
+        model is unconditional). The same seed gives the same samples: the noise comes first from
+        the seeded generator, then the classes (all `label` when given, else drawn from p(c))."""
         gen = torch.Generator().manual_seed(seed)
         g = self.config.generator
         z = sample_noise(g.prior, n, g.noise_dim, generator=gen)
+        c = self.classes(n, label, gen)
         device = next(self.G.parameters()).device
-        return torch.cat([self.G(chunk.to(device)).cpu() for chunk in z.split(batch)]) if n else z.new_zeros(0, 0)
+        if not n:
+            return z.new_zeros(0, 0), c
+        zs = z.split(batch)
+        cs = c.to(device).split(batch) if c is not None else [None] * len(zs)
+        return torch.cat([self.G(zi.to(device), ci).cpu() for zi, ci in zip(zs, cs)]), c
+
+    def sample(self, n: int, seed: int = 0, label: int | None = None, batch: int = 10_000) -> torch.Tensor:
+        """n samples [n, D] (float32, CPU); the same seed gives the same samples."""
+        return self.sample_with_classes(n, seed, label, batch)[0]
 
 
 def _load(path: str | Path):
@@ -46,17 +89,21 @@ def load_generator(path: str | Path, device: str = "cpu", average: bool = True) 
     for resuming training.
     """
     folder, weights, meta, config = _load(path)
-    G = build_generator(config.generator, meta["data_dim"])
+    freqs = meta.get("class_frequencies")
+    G = build_generator(config.generator, meta["data_dim"], num_classes=len(freqs) if freqs else 0)
     averaged = average and bool(meta.get("average_count"))
     G.load_state_dict(checkpoint.split_weights(weights, checkpoint.AVERAGE_PREFIX if averaged else "generator"))
     G.to(device).eval()
     shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
-    return TrainedGenerator(G, config, shape, meta["step"], folder, averaged)
+    return TrainedGenerator(G, config, shape, meta["step"], folder, averaged,
+                            torch.tensor(freqs, dtype=torch.float64) if freqs else None)
 
 
 def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:
     """The discriminator of a run folder or checkpoint folder, in eval mode (no dropout)."""
     _, weights, meta, config = _load(path)
-    D = build_discriminator(config.discriminator, meta["data_dim"])
+    freqs = meta.get("class_frequencies")
+    D = build_discriminator(config.discriminator, meta["data_dim"], num_classes=len(freqs) if freqs else 0,
+                            condition=config.condition.kind)
     D.load_state_dict(checkpoint.split_weights(weights, "discriminator"))
     return D.to(device).eval()

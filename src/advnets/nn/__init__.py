@@ -1,8 +1,13 @@
 """Networks: the maxout layer, the paper's MLP generator and discriminator, noise priors."""
 
 from advnets.nn.layers import Maxout, init_uniform_
-from advnets.nn.mlp import Discriminator, Generator, build_discriminator, build_generator
-from advnets.nn.prior import sample_noise
+from advnets.nn.mlp import (
+           Discriminator,
+           Generator,
+           build_discriminator,
+           build_generator,
+)
+from advnets.nn.prior import class_frequencies, sample_classes, sample_noise
 
 __all__ = ["Discriminator", "Generator", "Maxout", "build_discriminator", "build_generator",
-           "init_uniform_", "sample_noise"]
+           "class_frequencies", "init_uniform_", "sample_classes", "sample_noise"]

@@ -1,8 +1,15 @@
-"""The paper's multilayer perceptrons: generator G(z) and maxout discriminator D(x)."""
+"""The paper's multilayer perceptrons: generator G(z) and maxout discriminator D(x).
+
+Both may be class-conditional, G(z, c) and D(x, c) (section 7, extension 1: "adding c as input
+to both G and D"): with `num_classes` > 0 the one-hot c joins G's noise, and D either takes it
+beside x ("concat") or adds <embed(c), h(x)> to its logit, h being its last hidden layer
+("projection", Miyato & Koyama 2018).
+"""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from advnets.config import DiscriminatorConfig, GeneratorConfig
@@ -11,23 +18,31 @@ from advnets.nn.layers import Maxout, init_uniform_
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
 
 
+def one_hot(c: torch.Tensor | None, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    if c is None:
+        raise ValueError(f"this network is class-conditional ({num_classes} classes): pass the classes c")
+    return F.one_hot(c, num_classes).to(dtype)
+
+
 class Generator(nn.Module):
-    """G(z): noise [B, noise_dim] -> hidden layers -> data [B, out_dim]."""
+    """G(z): noise [B, noise_dim] -> hidden layers -> data [B, out_dim]; G(z, c) when conditional."""
 
     def __init__(self, noise_dim: int, out_dim: int, hidden: list[int], activation: str = "relu",
-                 output: str = "sigmoid"):
+                 output: str = "sigmoid", num_classes: int = 0):
         super().__init__()
         layers: list[nn.Module] = []
-        width = noise_dim
+        width = noise_dim + num_classes
         for h in hidden:
             layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
             width = h
         self.body = nn.Sequential(*layers)
         self.out = nn.Linear(width, out_dim)
         self.squash = nn.Sigmoid() if output == "sigmoid" else nn.Identity()
-        self.noise_dim = noise_dim
+        self.noise_dim, self.num_classes = noise_dim, num_classes
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        if self.num_classes:
+            z = torch.cat([z, one_hot(c, self.num_classes, z.dtype)], dim=1)  # [B, noise_dim + classes]
         return self.squash(self.out(self.body(z)))  # [B, out_dim]
 
 
@@ -39,23 +54,42 @@ class Discriminator(nn.Module):
     """
 
     def __init__(self, in_dim: int, hidden: list[int], pieces: int = 5, input_keep: float = 0.8,
-                 hidden_keep: float = 0.5, standardize_input: bool = False):
+                 hidden_keep: float = 0.5, standardize_input: bool = False, num_classes: int = 0,
+                 condition: str = "concat"):
         super().__init__()
+        if num_classes and condition not in ("concat", "projection"):
+            raise ValueError(f"unknown condition {condition!r}; valid: concat, projection")
+        self.num_classes = num_classes
+        self.concat = num_classes if condition == "concat" else 0
         if standardize_input:  # set from the data by build_discriminator; loaded with the weights
             self.register_buffer("input_mean", torch.zeros(in_dim))
             self.register_buffer("input_std", torch.ones(()))
         layers: list[nn.Module] = []
-        width, keep = in_dim, input_keep
+        width, keep = in_dim + self.concat, input_keep
         for h in hidden:
             layers += [_dropout(keep), Maxout(width, h, pieces)]
             width, keep = h, hidden_keep
         layers += [_dropout(keep), nn.Linear(width, 1)]
         self.net = nn.Sequential(*layers)
+        if num_classes and not self.concat:
+            self.embed = nn.Embedding(num_classes, width)  # [classes, last hidden width]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if hasattr(self, "input_mean"):
             x = (x - self.input_mean) / self.input_std
-        return self.net(x).squeeze(-1)  # [B] logits
+        if not self.num_classes:
+            return self.net(x).squeeze(-1)  # [B] logits
+        h = self.net[0](x)  # input dropout on x alone
+        if self.concat:
+            h = torch.cat([h, one_hot(c, self.num_classes, h.dtype)], dim=1)  # [B, in_dim + classes]
+        for layer in self.net[1:-1]:
+            h = layer(h)  # [B, last hidden width], after its dropout
+        logit = self.net[-1](h).squeeze(-1)
+        if not self.concat:
+            if c is None:
+                one_hot(c, self.num_classes, h.dtype)  # raises the error that names the missing classes
+            logit = logit + (self.embed(c) * h).sum(-1)
+        return logit  # [B]
 
 
 def _dropout(keep: float) -> nn.Module:
@@ -69,8 +103,9 @@ def sigmoid_bias_from_means(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     return torch.log(mean / (1.0 - mean)).float()
 
 
-def build_generator(cfg: GeneratorConfig, out_dim: int, train_x: torch.Tensor | None = None) -> Generator:
-    g = Generator(cfg.noise_dim, out_dim, cfg.hidden, cfg.activation, cfg.output)
+def build_generator(cfg: GeneratorConfig, out_dim: int, train_x: torch.Tensor | None = None,
+                    num_classes: int = 0) -> Generator:
+    g = Generator(cfg.noise_dim, out_dim, cfg.hidden, cfg.activation, cfg.output, num_classes)
     if cfg.init == "paper":
         init_uniform_(g, cfg.init_range)
     if cfg.output_bias_from_data and train_x is not None:
@@ -79,8 +114,10 @@ def build_generator(cfg: GeneratorConfig, out_dim: int, train_x: torch.Tensor | 
     return g
 
 
-def build_discriminator(cfg: DiscriminatorConfig, in_dim: int, train_x: torch.Tensor | None = None) -> Discriminator:
-    d = Discriminator(in_dim, cfg.hidden, cfg.pieces, cfg.input_keep, cfg.hidden_keep, cfg.standardize_input)
+def build_discriminator(cfg: DiscriminatorConfig, in_dim: int, train_x: torch.Tensor | None = None,
+                        num_classes: int = 0, condition: str = "concat") -> Discriminator:
+    d = Discriminator(in_dim, cfg.hidden, cfg.pieces, cfg.input_keep, cfg.hidden_keep, cfg.standardize_input,
+                      num_classes, condition)
     if cfg.standardize_input and train_x is not None:
         with torch.no_grad():
             d.input_mean.copy_(train_x.mean(0))

@@ -21,3 +21,14 @@ def sample_noise(prior: str, n: int, dim: int, *, generator: torch.Generator | N
     if prior == "gaussian":
         return torch.randn(n, dim, generator=generator, device=device)
     raise ValueError(f"unknown noise prior {prior!r}; valid priors: {', '.join(PRIORS)}")
+
+
+def sample_classes(frequencies: torch.Tensor, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """n classes [n] (int64) drawn with the given class frequencies (the training labels' p(c))."""
+    return torch.multinomial(frequencies, n, replacement=True, generator=generator)
+
+
+def class_frequencies(labels: torch.Tensor) -> torch.Tensor:
+    """The fraction of each class 0..max(labels) among `labels` [N], float64."""
+    counts = torch.bincount(labels)
+    return counts.double() / counts.sum()

@@ -27,7 +27,13 @@ from advnets.data import Dataset, load
 from advnets.figures.plots import save_curves, save_samples
 from advnets.io import atomic_write_text
 from advnets.losses import GENERATOR_OBJECTIVES, discriminator_loss
-from advnets.nn import build_discriminator, build_generator, sample_noise
+from advnets.nn import (
+    build_discriminator,
+    build_generator,
+    class_frequencies,
+    sample_classes,
+    sample_noise,
+)
 from advnets.train import checkpoint
 from advnets.train.average import WeightAverage
 from advnets.train.schedule import learning_rate, momentum
@@ -59,10 +65,10 @@ def make_optimizer(params, cfg: cfgmod.OptimConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
 
-def build_players(config: Config, train: Dataset, device: torch.device) -> Players:
+def build_players(config: Config, train: Dataset, device: torch.device, num_classes: int = 0) -> Players:
     """G, D and their optimisers, initialised from the global RNG (seed it first)."""
-    G = build_generator(config.generator, train.dim, train.x).to(device)
-    D = build_discriminator(config.discriminator, train.dim, train.x).to(device)
+    G = build_generator(config.generator, train.dim, train.x, num_classes).to(device)
+    D = build_discriminator(config.discriminator, train.dim, train.x, num_classes, config.condition.kind).to(device)
     return Players(G, D, make_optimizer(G.parameters(), config.optim), make_optimizer(D.parameters(), config.optim))
 
 
@@ -98,12 +104,20 @@ class Trainer:
             raise RunError(f"the {config.data.source} training set has {len(self.data)} examples, fewer than "
                            f"train.batch_size x train.k = {t.batch_size * t.k}: lower the batch size or k")
         self.x = self.data.x.to(self.device)
+        self.num_classes, self.y, self.class_freq = 0, None, None
+        if config.condition.kind != "none":
+            if self.data.y is None:
+                raise RunError(f"condition.kind = {config.condition.kind!r} needs class labels; the "
+                               f"{config.data.source} training set has none")
+            self.y = self.data.y.to(self.device)
+            self.class_freq = class_frequencies(self.data.y).to(self.device)
+            self.num_classes = len(self.class_freq)
         self.g_objective = GENERATOR_OBJECTIVES[t.objective]
 
         if self.device.type == "cpu":
             torch.set_flush_denormal(t.flush_denormal)
         torch.manual_seed(t.seed)
-        self.players = build_players(config, self.data, self.device)
+        self.players = build_players(config, self.data, self.device, self.num_classes)
         self.average = WeightAverage(self.players.G, config.average) if config.average.kind != "none" else None
         self.step = 0
         self._saved_step = -1
@@ -112,9 +126,11 @@ class Trainer:
         self.stat_count = 0
         self._perm_epoch, self._perm = -1, None
         grid_gen = torch.Generator().manual_seed(GRID_NOISE_SEED + t.seed)
-        n_grid = 100 if self.data.image_shape else 2000
+        n_grid = (10 * max(self.num_classes, 10)) if self.data.image_shape else 2000
         self.grid_noise = sample_noise(config.generator.prior, n_grid, config.generator.noise_dim,
                                        generator=grid_gen).to(self.device)
+        # a conditional model's grid: one row per class
+        self.grid_classes = (torch.arange(n_grid, device=self.device) // 10 if self.num_classes else None)
         if resume:
             self._resume()
         else:
@@ -178,6 +194,7 @@ class Trainer:
                 "steps_per_epoch": self.steps_per_epoch, "stat_count": self.stat_count,
                 "average_count": self.average.count if self.average is not None else None,
                 "data_dim": self.data.dim, "image_shape": self.data.image_shape,
+                "class_frequencies": self.class_freq.tolist() if self.num_classes else None,
                 "config": self.config.to_dict(), "g_opt": g_meta, "d_opt": d_meta}
         folder = self.run_dir / "checkpoints" / f"step-{self.step:08d}"
         checkpoint.save(folder, weights, tensors, meta, self.config.train.keep_checkpoints)
@@ -185,14 +202,15 @@ class Trainer:
 
     # -- Algorithm 1 ---------------------------------------------------------------------------
 
-    def next_batch(self, index: int) -> torch.Tensor:
-        """Minibatch `index` (0-based) of epoch `self.epoch`."""
+    def next_batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Minibatch `index` (0-based) of epoch `self.epoch`: images and, when conditional, classes."""
         epoch = self.epoch
         if epoch != self._perm_epoch:
             self._perm = epoch_permutation(self.config.train.seed, epoch, len(self.data)).to(self.device)
             self._perm_epoch = epoch
         b = self.config.train.batch_size
-        return self.x[self._perm[index * b:(index + 1) * b]]
+        rows = self._perm[index * b:(index + 1) * b]
+        return self.x[rows], (self.y[rows] if self.num_classes else None)
 
     @property
     def epoch(self) -> int:
@@ -201,6 +219,10 @@ class Trainer:
     def noise(self, n: int) -> torch.Tensor:
         g = self.config.generator
         return sample_noise(g.prior, n, g.noise_dim, device=self.device)
+
+    def fake_classes(self, n: int) -> torch.Tensor | None:
+        """The classes G is asked for, drawn from the training labels' frequencies; None unless conditional."""
+        return sample_classes(self.class_freq, n) if self.num_classes else None
 
     def _set_hyperparameters(self, opt: torch.optim.Optimizer, updates_done: int, player: str) -> None:
         o = self.config.optim
@@ -212,9 +234,10 @@ class Trainer:
     def simultaneous_step(self) -> torch.Tensor:
         """The reference code's update: D's and G's gradients from one minibatch, applied together."""
         G, D, g_opt, d_opt = self.players.G, self.players.D, self.players.g_opt, self.players.d_opt
-        x = self.next_batch(self.step % self.steps_per_epoch)
-        fake = G(self.noise(x.shape[0]))
-        real_logits, fake_logits = D(x), D(fake)
+        x, c = self.next_batch(self.step % self.steps_per_epoch)
+        z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
+        fake = G(z, c_fake)
+        real_logits, fake_logits = D(x, c), D(fake, c_fake)
         d_loss = discriminator_loss(real_logits, fake_logits)
         g_loss = self.g_objective(fake_logits)  # the same D(G(z)), dropout mask included
         d_opt.zero_grad(set_to_none=True)
@@ -232,16 +255,18 @@ class Trainer:
         G, D, g_opt, d_opt = self.players.G, self.players.D, self.players.g_opt, self.players.d_opt
         k = self.config.train.k
         for i in range(k):
-            x = self.next_batch((self.step % self.steps_per_epoch) * k + i)
+            x, c = self.next_batch((self.step % self.steps_per_epoch) * k + i)
+            z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
             with torch.no_grad():
-                fake = G(self.noise(x.shape[0]))
-            real_logits, fake_logits = D(x), D(fake)
+                fake = G(z, c_fake)
+            real_logits, fake_logits = D(x, c), D(fake, c_fake)
             d_loss = discriminator_loss(real_logits, fake_logits)
             d_opt.zero_grad(set_to_none=True)
             d_loss.backward()
             self._set_hyperparameters(d_opt, self.step * k + i, "d")
             d_opt.step()
-        g_loss = self.g_objective(D(G(self.noise(x.shape[0]))))
+        z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
+        g_loss = self.g_objective(D(G(z, c_fake), c_fake))
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward(inputs=self.players.g_params)
         self._set_hyperparameters(g_opt, self.step, "g")
@@ -329,7 +354,7 @@ class Trainer:
             G = self.players.G
         was_training = G.training
         G.eval()
-        samples = G(self.grid_noise).cpu()
+        samples = G(self.grid_noise, self.grid_classes).cpu()
         G.train(was_training)
         save_samples(samples, self.data.image_shape, self.data.x, path, nrow=10, title=title)
 
