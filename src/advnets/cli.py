@@ -140,6 +140,7 @@ FIGURES = {
     "toy1d": "the paper's Figure 1: p_data, p_g, D and x = G(z) at four checkpoints of a gaussian-1d run",
     "curves": "training curves: both losses, mean D(x) and D(G(z))",
     "classes": "a conditional model: one row per class, the same noise down each column",
+    "reconstruction": "test images x above G(E(x)), E the run's fitted encoder (advnets encoder)",
 }
 
 
@@ -180,6 +181,19 @@ def cmd_figure(args: argparse.Namespace) -> int:
             train = load(trained.config.data.source, "train", args.data_dir)
             save_neighbour_figure(trained.sample(rows * (cols - 1), seed=args.seed, label=args.label), train.x,
                                   trained.image_shape, out, rows=rows, cols=cols)
+        elif name == "reconstruction":
+            import torch
+
+            from advnets.data import load
+            from advnets.figures.grid import save_grid
+            from advnets.inference import encode, load_encoder
+
+            E, _ = load_encoder(run)
+            x = load(trained.config.data.source, "test", args.data_dir).x[:rows * cols]
+            with torch.no_grad():
+                back = trained.G(encode(E, x))
+            pairs = torch.stack([x.view(rows, cols, -1), back.view(rows, cols, -1)], 1)  # [rows, 2, cols, D]
+            save_grid(pairs.reshape(-1, *trained.image_shape), out, nrow=cols, scale=3)
         elif name == "classes":
             from advnets.figures.classes import class_rows
             from advnets.figures.grid import save_grid
@@ -278,6 +292,68 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
               f"completed {report['accuracy_completed']:.4f}")
     print(f"wrote {out / (args.mask + '.png')} (rows: whole, seen with hidden pixels grey, completed) and "
           f"{out / (args.mask + '.json')}")
+    return 0
+
+
+def cmd_encoder(args: argparse.Namespace) -> int:
+    import time as _time
+
+    from tqdm.auto import tqdm
+
+    from advnets.data import load
+    from advnets.inference import encode, fit_encoder, latent_r2, nearest_neighbour_accuracy, save_encoder
+    from advnets.sample import load_generator
+
+    hidden = [int(h) for h in args.hidden.split(",") if h.strip()] if args.hidden else []
+    if not hidden or min(hidden) < 1:
+        raise cfgmod.ConfigError(f"--hidden {args.hidden!r}: give layer widths like 1200,1200")
+    trained = load_generator(args.run, average=not args.last_iterate)
+    start = _time.perf_counter()
+    with tqdm(total=args.steps, desc="fitting E", disable=args.no_progress, leave=False) as bar:
+        E, log = fit_encoder(trained, steps=args.steps, batch=args.batch, lr=args.lr, hidden=hidden, seed=args.seed,
+                             progress=bar.update)
+    g = trained.config.generator
+    record = {"fitted_to": trained.checkpoint.name, "weights": "average" if trained.averaged else "last iterate",
+              "data_dim": E.in_dim, "noise_dim": g.noise_dim, "prior": g.prior,
+              "activation": g.activation, "hidden": hidden, "steps": args.steps, "batch": args.batch, "lr": args.lr,
+              "seed": args.seed, "seconds": round(_time.perf_counter() - start, 1), "loss": log,
+              "r2_generated": latent_r2(E, trained)}
+    print(f"E fitted in {record['seconds']} s: loss {log[0]['loss']:.3f} -> {log[-1]['loss']:.3f}; "
+          f"R^2 of z from G(z) on 10000 new samples: {record['r2_generated']:.4f}")
+    source = trained.config.data.source
+    if trained.image_shape:
+        train, test = load(source, "train", args.data_dir), load(source, "test", args.data_dir)
+        if train.y is not None:
+            f_train, f_test = encode(E, train.x), encode(E, test.x)
+            for metric in ("euclidean", "cosine"):
+                record[f"nn1_accuracy_{metric}"] = nearest_neighbour_accuracy(f_train, train.y, f_test, test.y, metric)
+            record["nn1_accuracy_pixels_euclidean"] = nearest_neighbour_accuracy(train.x, train.y, test.x, test.y)
+            print(f"1-nearest-neighbour label accuracy on the {len(test)} {source} test images against the "
+                  f"{len(train)} training images: E(x) {record['nn1_accuracy_euclidean']:.4f} (euclidean), "
+                  f"{record['nn1_accuracy_cosine']:.4f} (cosine); pixels {record['nn1_accuracy_pixels_euclidean']:.4f}")
+    folder = save_encoder(trained.checkpoint.parent.parent, E, record)
+    print(f"wrote {folder}")
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from advnets.data import load
+    from advnets.inference import encode, load_encoder
+    from advnets.io import atomic_write_bytes
+    from advnets.train import checkpoint
+
+    run = checkpoint.resolve(args.run).parent.parent
+    E, record = load_encoder(run)
+    source = json.loads((run / "config.json").read_text())["data"]["source"]
+    data = load(source, args.split, args.data_dir)
+    x = data.x[:args.n] if args.n else data.x
+    codes = encode(E, x).numpy()
+    buf = io.BytesIO()
+    np.save(buf, codes, allow_pickle=False)
+    atomic_write_bytes(args.npy, buf.getvalue())
+    print(f"wrote {args.npy}: E(x) of {len(x)} {source} {args.split} images, {codes.shape} float32")
     return 0
 
 
@@ -423,6 +499,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_inpaint)
+
+    p = sub.add_parser("encoder", help="fit an inference network E(x) -> z to a trained G (section 7)",
+                       description="Fit E by regression on pairs (G(z), z) with G frozen, measure the R^2 of z "
+                                   "recovered from G(z) and the 1-nearest-neighbour label accuracy of E(x) on the "
+                                   "test images; writes RUN/encoder/.")
+    p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
+    p.add_argument("--steps", type=int, default=10_000, help="Adam steps (default 10000)")
+    p.add_argument("--batch", type=int, default=100, help="pairs per step (default 100)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
+    p.add_argument("--hidden", default="1200,1200", help="E's hidden layer widths (default 1200,1200)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_last_iterate_flag(p)
+    p.set_defaults(func=cmd_encoder)
+
+    p = sub.add_parser("encode", help="write E(x) of a split's images, E the run's fitted encoder")
+    p.add_argument("run", help="a run folder with a fitted encoder (advnets encoder)")
+    p.add_argument("--npy", required=True, help="NumPy .npy file to write the codes to")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="(default test)")
+    p.add_argument("-n", type=int, default=None, help="the first N images only (default all)")
+    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
+    p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("info", help="summarise a run")
     p.add_argument("run", help="a run folder")

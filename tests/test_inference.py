@@ -1,0 +1,95 @@
+"""Learned approximate inference: E(x) -> z fitted to a frozen G, and how it is measured."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from helpers import tiny_config
+
+from advnets.config import Config
+from advnets.inference import encode, fit_encoder, latent_r2, load_encoder, nearest_neighbour_accuracy
+from advnets.sample import TrainedGenerator
+from advnets.train.loop import Trainer
+
+
+def advnets(*args):
+    return subprocess.run([sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True,
+                          check=False)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_nearest_neighbour_accuracy_matches_brute_force(metric):
+    gen = torch.Generator().manual_seed(0)
+    train, test = torch.randn(300, 5, generator=gen), torch.randn(120, 5, generator=gen)
+    train_y, test_y = torch.randint(0, 3, (300,), generator=gen), torch.randint(0, 3, (120,), generator=gen)
+    hits = 0
+    for x, y in zip(test.double(), test_y):
+        if metric == "euclidean":
+            d = [float(((x - t) ** 2).sum()) for t in train.double()]
+        else:
+            d = [1 - float(x @ t / (x.norm() * t.norm())) for t in train.double()]
+        hits += int(train_y[int(np.argmin(d))] == y)
+    assert nearest_neighbour_accuracy(train, train_y, test, test_y, metric, block=7) == hits / 120
+    # the labels of the test rows themselves, looked up among themselves: always right
+    assert nearest_neighbour_accuracy(test, test_y, test, test_y, metric) == 1.0
+
+
+class _Linear(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.A = torch.nn.Parameter(torch.randn(12, 3, generator=torch.Generator().manual_seed(0)))
+
+    def forward(self, z, c=None):
+        return z @ self.A.T
+
+
+def test_encoder_inverts_an_injective_generator():
+    config = Config()
+    config.generator.noise_dim, config.generator.prior = 3, "gaussian"
+    trained = TrainedGenerator(_Linear(), config, None, 0, None)
+    E, log = fit_encoder(trained, steps=1500, batch=64, lr=3e-3, hidden=(32,), log_every=100)
+    assert log[-1]["loss"] < 0.05 * log[0]["loss"]
+    assert latent_r2(E, trained) > 0.98
+    assert trained.G.A.grad is None  # G stays as it was
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("enc") / "run"
+    proc = advnets("train", "--preset", "digits-quick", "--train.epochs", 3, "--out", run, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    return run
+
+
+def test_encoder_command_fits_measures_and_saves(digits_run, tmp_path):
+    proc = advnets("encoder", digits_run, "--steps", 300, "--hidden", "64", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((digits_run / "encoder" / "encoder.json").read_text())
+    losses = [row["loss"] for row in record["loss"]]
+    assert len(losses) == 20 and sum(losses[-5:]) / 5 < losses[0]  # the encoder's loss falls
+    assert 0 < record["r2_generated"] <= 1
+    assert 0 < record["nn1_accuracy_euclidean"] <= 1 and record["nn1_accuracy_pixels_euclidean"] > 0.9
+    proc = advnets("encode", digits_run, "--split", "test", "-n", 50, "--npy", tmp_path / "codes.npy")
+    assert proc.returncode == 0, proc.stderr
+    codes = np.load(tmp_path / "codes.npy")
+    E, _ = load_encoder(digits_run)
+    from advnets.data import load
+
+    assert codes.shape == (50, 32)
+    np.testing.assert_array_equal(codes, encode(E, load("digits", "test").x[:50]).numpy())
+    proc = advnets("figure", "reconstruction", digits_run, "--rows", 2, "--cols", 5, "--out", tmp_path / "rec.png")
+    assert proc.returncode == 0, proc.stderr and (tmp_path / "rec.png").stat().st_size > 0
+
+
+def test_encode_without_a_fitted_encoder_says_how_to_fit_one(tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_config(train={"epochs": 1}), run, progress=False).run()
+    proc = advnets("encode", run, "--npy", tmp_path / "codes.npy")
+    assert proc.returncode == 1 and "advnets encoder" in proc.stderr and not (tmp_path / "codes.npy").exists()
+    cond = tmp_path / "cond"
+    Trainer(tiny_config(train={"epochs": 1}, condition={"kind": "concat"}), cond, progress=False).run()
+    proc = advnets("encoder", cond, "--steps", 5, "--no-progress")
+    assert proc.returncode == 1 and "class-conditional" in proc.stderr and not (cond / "encoder").exists()
