@@ -25,6 +25,8 @@ VARIANTS = {
     # a class-conditional model: the classes G is asked for come from the same RNG as the noise
     "conditional": ["--condition.kind", "projection", "--train.update", "alternating", "--train.k", "2",
                     "--optim.name", "adam", "--optim.lr", "0.001"],
+    # semi-supervised: a K-class D, batches of labelled images, G by feature matching
+    "semi-supervised": ["--semi.labels_per_class", "5", "--train.objective", "feature-matching"],
 }
 
 

@@ -357,6 +357,29 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    from advnets.io import atomic_write_text
+    from advnets.semi import classification_report
+
+    if args.labels_per_class is not None and args.labels_per_class < 1:
+        raise cfgmod.ConfigError(f"--labels-per-class {args.labels_per_class}: must be at least 1")
+    r = classification_report(args.run, labels_per_class=args.labels_per_class, label_seed=args.label_seed,
+                              baseline=not args.no_baseline, baseline_steps=args.baseline_steps,
+                              data_dir=args.data_dir)
+    print(f"{r['run']} @ {r['checkpoint']}: {r['labelled']} labelled {r['data']} training images "
+          f"({r['labels_per_class']} per class, label seed {r['label_seed']}), {r['test_rows']} test images")
+    if "discriminator_error" in r:
+        note = "" if r["discriminator_trained_on_these_labels"] else " (it was trained on other labels)"
+        print(f"  semi-supervised D:                  {100 * r['discriminator_error']:.2f}% test error{note}")
+    print(f"  logistic regression on D's features: {100 * r['features_error']:.2f}% test error")
+    if "supervised_error" in r:
+        print(f"  supervised only (D's architecture):  {100 * r['supervised_error']:.2f}% test error")
+    out = Path(r["run"]) / "classify" / f"labels-{r['labels_per_class']}-seed-{r['label_seed']}.json"
+    atomic_write_text(out, json.dumps(r, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from advnets.train import checkpoint
     from advnets.train.loop import read_metrics
@@ -522,6 +545,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=None, help="the first N images only (default all)")
     p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
     p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("classify", help="semi-supervised classification from a run's D (section 7)",
+                       description="Test error of a semi-supervised run's D, of logistic regression on any run's "
+                                   "D features, and of D's architecture trained on the labelled images alone, all "
+                                   "from the same class-balanced labelled training images; writes RUN/classify/.")
+    p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
+    p.add_argument("--labels-per-class", type=int, default=None,
+                   help="labelled images per class (default: the run's semi.labels_per_class, else 10)")
+    p.add_argument("--label-seed", type=int, default=None, help="the draw of labelled images (default: the run's)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the supervised-only baseline")
+    p.add_argument("--baseline-steps", type=int, default=3000, help="Adam steps of the baseline (default 3000)")
+    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
+    p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("info", help="summarise a run")
     p.add_argument("run", help="a run folder")

@@ -103,8 +103,9 @@ class TrainConfig:
     max_steps: Optional[int] = field(default=None, metadata=_bounds(1))
     # Discriminator steps per generator step (Algorithm 1's k).
     k: int = field(default=1, metadata=_bounds(1))
-    # non-saturating: G maximises log D(G(z)); minimax: G minimises log(1 - D(G(z))).
-    objective: Literal["non-saturating", "minimax"] = "non-saturating"
+    # non-saturating: G maximises log D(G(z)); minimax: G minimises log(1 - D(G(z)));
+    # feature-matching: G matches the mean of D's last hidden layer on real data (Salimans et al., 2016).
+    objective: Literal["non-saturating", "minimax", "feature-matching"] = "non-saturating"
     # simultaneous: both gradients from one minibatch, applied together (the reference code);
     # alternating: Algorithm 1 as printed, k D updates then one G update on fresh noise.
     update: Literal["simultaneous", "alternating"] = "simultaneous"
@@ -146,6 +147,19 @@ class ConditionConfig:
 
 
 @dataclass
+class SemiConfig:
+    """Semi-supervised learning, the paper's section 7, extension 4 (advnets.train.semi): D is a
+    classifier over the K classes, its "real" logit log sum_k exp(l_k) (Salimans et al., 2016);
+    it learns the classes from a few labelled training images and real-vs-generated from all."""
+    # labelled training images per class (class-balanced); 0: an ordinary, unsupervised GAN
+    labels_per_class: int = field(default=0, metadata=_bounds(0))
+    # the draw of the labelled images from the training split
+    label_seed: int = 0
+    # weight of the real-vs-generated part of D's loss beside the labelled images' cross-entropy
+    unsupervised_weight: float = field(default=1.0, metadata=_bounds(0.0))
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -154,6 +168,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     average: AverageConfig = field(default_factory=AverageConfig)
     condition: ConditionConfig = field(default_factory=ConditionConfig)
+    semi: SemiConfig = field(default_factory=SemiConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -334,6 +349,15 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"condition.kind = {config.condition.kind!r} needs class labels, and data.source = "
             f"{config.data.source!r} has none: use mnist, fashion-mnist or digits, or condition.kind = 'none'")
+    if config.semi.labels_per_class:
+        if config.data.source not in ("mnist", "fashion-mnist", "digits"):
+            raise ConfigError(f"semi.labels_per_class needs class labels, and data.source = {config.data.source!r} "
+                              "has none: use mnist, fashion-mnist or digits")
+        if config.condition.kind != "none":
+            raise ConfigError("semi.labels_per_class > 0 makes D a classifier of x alone: use condition.kind = 'none'")
+    if config.train.objective == "feature-matching" and config.condition.kind != "none":
+        raise ConfigError("train.objective = 'feature-matching' matches the features of an unconditional D: "
+                          "use condition.kind = 'none'")
     if not config.generator.hidden:
         raise ConfigError("generator.hidden must list at least one layer width, e.g. 1200,1200")
     if not config.discriminator.hidden:

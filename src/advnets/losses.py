@@ -28,3 +28,20 @@ def generator_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 GENERATOR_OBJECTIVES = {"minimax": generator_minimax, "non-saturating": generator_non_saturating}
+
+
+def feature_matching(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
+    """mean_j (E f_j(x) - E f_j(G(z)))^2 over D's features f (Salimans et al., 2016): G is asked to
+    match the statistics D looks at rather than to fool the current D."""
+    return (real_features.mean(0) - fake_features.mean(0)).square().mean()
+
+
+def semi_supervised_discriminator_loss(labelled_logits: torch.Tensor, labels: torch.Tensor,
+                                       real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                                       unsupervised_weight: float = 1.0) -> torch.Tensor:
+    """The K-class discriminator's loss (Salimans et al., 2016): cross-entropy on labelled images
+    [B, K], plus real vs generated with D(x) = Z / (Z + 1), Z = sum_k exp(l_k), i.e. the
+    adversarial logit log Z, on unlabelled real and generated images [B, K]."""
+    supervised = F.cross_entropy(labelled_logits, labels)
+    unsupervised = discriminator_loss(torch.logsumexp(real_logits, 1), torch.logsumexp(fake_logits, 1))
+    return supervised + unsupervised_weight * unsupervised

@@ -103,7 +103,9 @@ def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:
     """The discriminator of a run folder or checkpoint folder, in eval mode (no dropout)."""
     _, weights, meta, config = _load(path)
     freqs = meta.get("class_frequencies")
+    state = checkpoint.split_weights(weights, "discriminator")
+    last = max((k for k in state if k.startswith("net.") and k.endswith(".weight")), key=lambda k: int(k.split(".")[1]))
     D = build_discriminator(config.discriminator, meta["data_dim"], num_classes=len(freqs) if freqs else 0,
-                            condition=config.condition.kind)
-    D.load_state_dict(checkpoint.split_weights(weights, "discriminator"))
+                            condition=config.condition.kind, outputs=state[last].shape[0])  # K: semi-supervised
+    D.load_state_dict(state)
     return D.to(device).eval()

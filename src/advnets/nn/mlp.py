@@ -50,12 +50,13 @@ class Discriminator(nn.Module):
     """D(x): maxout layers with dropout on every layer's input -> one logit per example.
 
     Returns logits, not probabilities: D(x) = sigmoid(logit), and the objectives are computed
-    from logits for numerical stability.
+    from logits for numerical stability. With `outputs` = K > 1 it returns K class logits [B, K]
+    instead: the semi-supervised discriminator (advnets.train.semi).
     """
 
     def __init__(self, in_dim: int, hidden: list[int], pieces: int = 5, input_keep: float = 0.8,
                  hidden_keep: float = 0.5, standardize_input: bool = False, num_classes: int = 0,
-                 condition: str = "concat"):
+                 condition: str = "concat", outputs: int = 1):
         super().__init__()
         if num_classes and condition not in ("concat", "projection"):
             raise ValueError(f"unknown condition {condition!r}; valid: concat, projection")
@@ -69,7 +70,7 @@ class Discriminator(nn.Module):
         for h in hidden:
             layers += [_dropout(keep), Maxout(width, h, pieces)]
             width, keep = h, hidden_keep
-        layers += [_dropout(keep), nn.Linear(width, 1)]
+        layers += [_dropout(keep), nn.Linear(width, outputs)]
         self.net = nn.Sequential(*layers)
         if num_classes and not self.concat:
             self.embed = nn.Embedding(num_classes, width)  # [classes, last hidden width]
@@ -78,18 +79,30 @@ class Discriminator(nn.Module):
         if hasattr(self, "input_mean"):
             x = (x - self.input_mean) / self.input_std
         if not self.num_classes:
-            return self.net(x).squeeze(-1)  # [B] logits
+            return self._squeeze(self.net(x))  # [B] logits ([B, outputs] when outputs > 1)
         h = self.net[0](x)  # input dropout on x alone
         if self.concat:
             h = torch.cat([h, one_hot(c, self.num_classes, h.dtype)], dim=1)  # [B, in_dim + classes]
         for layer in self.net[1:-1]:
             h = layer(h)  # [B, last hidden width], after its dropout
-        logit = self.net[-1](h).squeeze(-1)
+        logit = self._squeeze(self.net[-1](h))
         if not self.concat:
             if c is None:
                 one_hot(c, self.num_classes, h.dtype)  # raises the error that names the missing classes
             logit = logit + (self.embed(c) * h).sum(-1)
         return logit  # [B]
+
+    def _squeeze(self, out: torch.Tensor) -> torch.Tensor:
+        return out.squeeze(-1) if out.shape[-1] == 1 else out
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's maxout units [B, hidden[-1]] of an unconditional D (feature
+        matching's statistics and the semi-supervised classifier's features)."""
+        if self.num_classes:
+            raise ValueError("features() is defined for an unconditional discriminator")
+        if hasattr(self, "input_mean"):
+            x = (x - self.input_mean) / self.input_std
+        return self.net[:-2](x)
 
 
 def _dropout(keep: float) -> nn.Module:
@@ -115,9 +128,9 @@ def build_generator(cfg: GeneratorConfig, out_dim: int, train_x: torch.Tensor | 
 
 
 def build_discriminator(cfg: DiscriminatorConfig, in_dim: int, train_x: torch.Tensor | None = None,
-                        num_classes: int = 0, condition: str = "concat") -> Discriminator:
+                        num_classes: int = 0, condition: str = "concat", outputs: int = 1) -> Discriminator:
     d = Discriminator(in_dim, cfg.hidden, cfg.pieces, cfg.input_keep, cfg.hidden_keep, cfg.standardize_input,
-                      num_classes, condition)
+                      num_classes, condition, outputs)
     if cfg.standardize_input and train_x is not None:
         with torch.no_grad():
             d.input_mean.copy_(train_x.mean(0))

@@ -26,7 +26,12 @@ from advnets.config import Config
 from advnets.data import Dataset, load
 from advnets.figures.plots import save_curves, save_samples
 from advnets.io import atomic_write_text
-from advnets.losses import GENERATOR_OBJECTIVES, discriminator_loss
+from advnets.losses import (
+    GENERATOR_OBJECTIVES,
+    discriminator_loss,
+    feature_matching,
+    semi_supervised_discriminator_loss,
+)
 from advnets.nn import (
     build_discriminator,
     build_generator,
@@ -65,10 +70,12 @@ def make_optimizer(params, cfg: cfgmod.OptimConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
 
-def build_players(config: Config, train: Dataset, device: torch.device, num_classes: int = 0) -> Players:
+def build_players(config: Config, train: Dataset, device: torch.device, num_classes: int = 0,
+                  d_outputs: int = 1) -> Players:
     """G, D and their optimisers, initialised from the global RNG (seed it first)."""
     G = build_generator(config.generator, train.dim, train.x, num_classes).to(device)
-    D = build_discriminator(config.discriminator, train.dim, train.x, num_classes, config.condition.kind).to(device)
+    D = build_discriminator(config.discriminator, train.dim, train.x, num_classes, config.condition.kind,
+                            d_outputs).to(device)
     return Players(G, D, make_optimizer(G.parameters(), config.optim), make_optimizer(D.parameters(), config.optim))
 
 
@@ -112,12 +119,23 @@ class Trainer:
             self.y = self.data.y.to(self.device)
             self.class_freq = class_frequencies(self.data.y).to(self.device)
             self.num_classes = len(self.class_freq)
-        self.g_objective = GENERATOR_OBJECTIVES[t.objective]
+        self.g_objective = GENERATOR_OBJECTIVES.get(t.objective)  # None: feature matching
+        self.labelled, d_outputs = None, 1
+        if config.semi.labels_per_class:
+            from advnets.semi import labelled_subset
+
+            if self.data.y is None:
+                raise RunError(f"semi.labels_per_class needs class labels; the {config.data.source} training "
+                               "set has none")
+            self.labelled = labelled_subset(self.data.y, config.semi.labels_per_class,
+                                            config.semi.label_seed).to(self.device)
+            self.y = self.data.y.to(self.device)
+            d_outputs = int(self.data.y.max()) + 1
 
         if self.device.type == "cpu":
             torch.set_flush_denormal(t.flush_denormal)
         torch.manual_seed(t.seed)
-        self.players = build_players(config, self.data, self.device, self.num_classes)
+        self.players = build_players(config, self.data, self.device, self.num_classes, d_outputs)
         self.average = WeightAverage(self.players.G, config.average) if config.average.kind != "none" else None
         self.step = 0
         self._saved_step = -1
@@ -224,6 +242,27 @@ class Trainer:
         """The classes G is asked for, drawn from the training labels' frequencies; None unless conditional."""
         return sample_classes(self.class_freq, n) if self.num_classes else None
 
+    def discriminator_objective(self, real_out: torch.Tensor, fake_out: torch.Tensor):
+        """(D's loss, the real and generated images' adversarial logits) from D's outputs. A
+        semi-supervised D's outputs are K class logits; its adversarial logit is their log-sum-exp,
+        and its loss adds the cross-entropy of a batch of the labelled images."""
+        if self.labelled is None:
+            return discriminator_loss(real_out, fake_out), real_out, fake_out
+        rows = self.labelled[torch.randint(len(self.labelled), (self.config.train.batch_size,), device=self.device)]
+        loss = semi_supervised_discriminator_loss(self.players.D(self.x[rows]), self.y[rows], real_out, fake_out,
+                                                  self.config.semi.unsupervised_weight)
+        return loss, self.adversarial_logits(real_out), self.adversarial_logits(fake_out)
+
+    def adversarial_logits(self, out: torch.Tensor) -> torch.Tensor:
+        """D's real-vs-generated logit: its output, or log sum_k exp(l_k) for a semi-supervised D."""
+        return torch.logsumexp(out, 1) if self.labelled is not None else out
+
+    def generator_objective(self, x: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        if self.g_objective is None:
+            D = self.players.D
+            return feature_matching(D.features(x), D.features(fake))
+        return self.g_objective(fake_logits)
+
     def _set_hyperparameters(self, opt: torch.optim.Optimizer, updates_done: int, player: str) -> None:
         o = self.config.optim
         for group in opt.param_groups:
@@ -237,9 +276,8 @@ class Trainer:
         x, c = self.next_batch(self.step % self.steps_per_epoch)
         z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
         fake = G(z, c_fake)
-        real_logits, fake_logits = D(x, c), D(fake, c_fake)
-        d_loss = discriminator_loss(real_logits, fake_logits)
-        g_loss = self.g_objective(fake_logits)  # the same D(G(z)), dropout mask included
+        d_loss, real_logits, fake_logits = self.discriminator_objective(D(x, c), D(fake, c_fake))
+        g_loss = self.generator_objective(x, fake, fake_logits)  # the same D(G(z)), dropout mask included
         d_opt.zero_grad(set_to_none=True)
         g_opt.zero_grad(set_to_none=True)
         d_loss.backward(inputs=self.players.d_params, retain_graph=True)
@@ -259,14 +297,15 @@ class Trainer:
             z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
             with torch.no_grad():
                 fake = G(z, c_fake)
-            real_logits, fake_logits = D(x, c), D(fake, c_fake)
-            d_loss = discriminator_loss(real_logits, fake_logits)
+            d_loss, real_logits, fake_logits = self.discriminator_objective(D(x, c), D(fake, c_fake))
             d_opt.zero_grad(set_to_none=True)
             d_loss.backward()
             self._set_hyperparameters(d_opt, self.step * k + i, "d")
             d_opt.step()
         z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
-        g_loss = self.g_objective(D(G(z, c_fake), c_fake))
+        fake = G(z, c_fake)
+        logits = None if self.g_objective is None else self.adversarial_logits(D(fake, c_fake))
+        g_loss = self.generator_objective(x, fake, logits)
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward(inputs=self.players.g_params)
         self._set_hyperparameters(g_opt, self.step, "g")
