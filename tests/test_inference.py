@@ -10,7 +10,13 @@ import torch
 from helpers import tiny_config
 
 from advnets.config import Config
-from advnets.inference import encode, fit_encoder, latent_r2, load_encoder, nearest_neighbour_accuracy
+from advnets.inference import (
+    encode,
+    fit_encoder,
+    latent_r2,
+    load_encoder,
+    nearest_neighbour_accuracy,
+)
 from advnets.sample import TrainedGenerator
 from advnets.train.loop import Trainer
 

@@ -6,7 +6,6 @@ import sys
 
 import pytest
 import torch
-import torch.nn.functional as F
 from helpers import tiny_config
 
 from advnets.data import load
