@@ -99,3 +99,36 @@ def test_encode_without_a_fitted_encoder_says_how_to_fit_one(tmp_path):
     Trainer(tiny_config(train={"epochs": 1}, condition={"kind": "concat"}), cond, progress=False).run()
     proc = advnets("encoder", cond, "--steps", 5, "--no-progress")
     assert proc.returncode == 1 and "class-conditional" in proc.stderr and not (cond / "encoder").exists()
+
+
+def test_pair_discriminator_takes_its_second_input_after_x_dropout():
+    from advnets.nn import Discriminator
+
+    torch.manual_seed(0)
+    D = Discriminator(in_dim=6, hidden=[8], pieces=2, input_keep=0.5, extra_dim=3).eval()
+    x, z = torch.rand(4, 6), torch.randn(4, 3)
+    torch.testing.assert_close(D(x, None, z), D.net[1:](torch.cat([x, z], 1)).squeeze(-1), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="judges pairs"):
+        D(x)
+
+
+def test_bigan_trains_e_beside_g_with_the_flipped_objective(tmp_path):
+    config = tiny_config(encoder={"kind": "bigan", "hidden": [16]}, train={"epochs": 1})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    E = trainer.players.E
+    before = [p.detach().clone() for p in E.parameters()]
+    assert all(any(p is q for q in trainer.players.g_opt.param_groups[0]["params"]) for p in E.parameters())
+    # G wants D(G(z), z) called real, E wants D(x, E(x)) called generated: non-saturating, both sides
+    fake_logits, real_logits = torch.tensor([0.3, -1.0]), torch.tensor([2.0, 0.5])
+    expected = torch.nn.functional.softplus(-fake_logits).mean() + torch.nn.functional.softplus(real_logits).mean()
+    torch.testing.assert_close(trainer.generator_objective(None, None, fake_logits, real_logits), expected)
+    trainer.run()
+    assert all(not torch.equal(b, p) for b, p in zip(before, E.parameters()))  # E learned
+    loaded, record = load_encoder(tmp_path / "run")
+    assert "jointly" in record["trained"]
+    for a, b in zip(loaded.state_dict().values(), E.state_dict().values()):
+        assert torch.equal(a, b)
+    proc = advnets("encoder", tmp_path / "run", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "r2_generated" in json.loads((tmp_path / "run" / "encoder" / "encoder.json").read_text())
+    assert not (tmp_path / "run" / "encoder" / "weights.safetensors").exists()  # E lives in the checkpoints

@@ -27,6 +27,8 @@ VARIANTS = {
                     "--optim.name", "adam", "--optim.lr", "0.001"],
     # semi-supervised: a K-class D, batches of labelled images, G by feature matching
     "semi-supervised": ["--semi.labels_per_class", "5", "--train.objective", "feature-matching"],
+    # BiGAN: E trained beside G, D judging (x, E(x)) against (G(z), z)
+    "bigan": ["--encoder.kind", "bigan", "--encoder.hidden", "16", "--train.update", "alternating"],
 }
 
 

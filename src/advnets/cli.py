@@ -300,39 +300,42 @@ def cmd_encoder(args: argparse.Namespace) -> int:
 
     from tqdm.auto import tqdm
 
-    from advnets.data import load
-    from advnets.inference import encode, fit_encoder, latent_r2, nearest_neighbour_accuracy, save_encoder
+    from advnets.inference import fit_encoder, load_encoder, measure, save_encoder
+    from advnets.io import atomic_write_text
     from advnets.sample import load_generator
 
     hidden = [int(h) for h in args.hidden.split(",") if h.strip()] if args.hidden else []
     if not hidden or min(hidden) < 1:
         raise cfgmod.ConfigError(f"--hidden {args.hidden!r}: give layer widths like 1200,1200")
     trained = load_generator(args.run, average=not args.last_iterate)
-    start = _time.perf_counter()
-    with tqdm(total=args.steps, desc="fitting E", disable=args.no_progress, leave=False) as bar:
-        E, log = fit_encoder(trained, steps=args.steps, batch=args.batch, lr=args.lr, hidden=hidden, seed=args.seed,
-                             progress=bar.update)
-    g = trained.config.generator
-    record = {"fitted_to": trained.checkpoint.name, "weights": "average" if trained.averaged else "last iterate",
-              "data_dim": E.in_dim, "noise_dim": g.noise_dim, "prior": g.prior,
-              "activation": g.activation, "hidden": hidden, "steps": args.steps, "batch": args.batch, "lr": args.lr,
-              "seed": args.seed, "seconds": round(_time.perf_counter() - start, 1), "loss": log,
-              "r2_generated": latent_r2(E, trained)}
-    print(f"E fitted in {record['seconds']} s: loss {log[0]['loss']:.3f} -> {log[-1]['loss']:.3f}; "
-          f"R^2 of z from G(z) on 10000 new samples: {record['r2_generated']:.4f}")
-    source = trained.config.data.source
-    if trained.image_shape:
-        train, test = load(source, "train", args.data_dir), load(source, "test", args.data_dir)
-        if train.y is not None:
-            f_train, f_test = encode(E, train.x), encode(E, test.x)
-            for metric in ("euclidean", "cosine"):
-                record[f"nn1_accuracy_{metric}"] = nearest_neighbour_accuracy(f_train, train.y, f_test, test.y, metric)
-            record["nn1_accuracy_pixels_euclidean"] = nearest_neighbour_accuracy(train.x, train.y, test.x, test.y)
-            print(f"1-nearest-neighbour label accuracy on the {len(test)} {source} test images against the "
-                  f"{len(train)} training images: E(x) {record['nn1_accuracy_euclidean']:.4f} (euclidean), "
-                  f"{record['nn1_accuracy_cosine']:.4f} (cosine); pixels {record['nn1_accuracy_pixels_euclidean']:.4f}")
-    folder = save_encoder(trained.checkpoint.parent.parent, E, record)
-    print(f"wrote {folder}")
+    run = trained.checkpoint.parent.parent
+    if trained.config.encoder.kind != "none":  # E was trained with G: measure it, fit nothing
+        E, record = load_encoder(args.run)
+        print(f"{run} trains its own E with G (encoder.kind = {trained.config.encoder.kind}): measuring it")
+    else:
+        start = _time.perf_counter()
+        with tqdm(total=args.steps, desc="fitting E", disable=args.no_progress, leave=False) as bar:
+            E, log = fit_encoder(trained, steps=args.steps, batch=args.batch, lr=args.lr, hidden=hidden,
+                                 seed=args.seed, progress=bar.update)
+        g = trained.config.generator
+        record = {"trained": "by regression on (G(z), z), G frozen", "fitted_to": trained.checkpoint.name,
+                  "weights": "average" if trained.averaged else "last iterate", "data_dim": E.in_dim,
+                  "noise_dim": g.noise_dim, "prior": g.prior, "activation": g.activation, "hidden": hidden,
+                  "steps": args.steps, "batch": args.batch, "lr": args.lr, "seed": args.seed,
+                  "seconds": round(_time.perf_counter() - start, 1), "loss": log}
+        print(f"E fitted in {record['seconds']} s: loss {log[0]['loss']:.3f} -> {log[-1]['loss']:.3f}")
+    record.update(measure(E, trained, args.data_dir))
+    print(f"R^2 of z recovered from G(z), 10000 new samples: {record['r2_generated']:.4f}")
+    if "nn1_accuracy_cosine" in record:
+        rows = record["nn1_rows"]
+        print(f"1-nearest-neighbour label accuracy, {rows['test']} test images against {rows['train']} training "
+              f"images: E(x) {record['nn1_accuracy_euclidean']:.4f} (euclidean), {record['nn1_accuracy_cosine']:.4f} "
+              f"(cosine); pixels {record['nn1_accuracy_pixels_euclidean']:.4f}")
+    if trained.config.encoder.kind != "none":
+        atomic_write_text(run / "encoder" / "encoder.json", json.dumps(record, indent=2) + "\n")
+        print(f"wrote {run / 'encoder' / 'encoder.json'}")
+    else:
+        print(f"wrote {save_encoder(run, E, record)}")
     return 0
 
 

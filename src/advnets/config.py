@@ -147,6 +147,16 @@ class ConditionConfig:
 
 
 @dataclass
+class EncoderConfig:
+    """An inference network E(x) -> z trained jointly with G, the paper's section 7, extension 2, as
+    BiGAN / ALI (Donahue et al.; Dumoulin et al., 2017): D judges pairs, (x, E(x)) from the data
+    against (G(z), z), and G and E play together against it. (To fit E to a finished G instead, by
+    regression on (G(z), z): `advnets encoder RUN`.)"""
+    kind: Literal["none", "bigan"] = "none"
+    hidden: list[int] = field(default_factory=lambda: [1200, 1200])
+
+
+@dataclass
 class SemiConfig:
     """Semi-supervised learning, the paper's section 7, extension 4 (advnets.train.semi): D is a
     classifier over the K classes, its "real" logit log sum_k exp(l_k) (Salimans et al., 2016);
@@ -169,6 +179,7 @@ class Config:
     average: AverageConfig = field(default_factory=AverageConfig)
     condition: ConditionConfig = field(default_factory=ConditionConfig)
     semi: SemiConfig = field(default_factory=SemiConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -355,6 +366,15 @@ def validate(config: Config) -> None:
                               "has none: use mnist, fashion-mnist or digits")
         if config.condition.kind != "none":
             raise ConfigError("semi.labels_per_class > 0 makes D a classifier of x alone: use condition.kind = 'none'")
+    if config.encoder.kind != "none":
+        if config.condition.kind != "none" or config.semi.labels_per_class:
+            raise ConfigError("encoder.kind = 'bigan' trains an unconditional, unsupervised pair: use "
+                              "condition.kind = 'none' and semi.labels_per_class = 0")
+        if config.train.objective == "feature-matching":
+            raise ConfigError("encoder.kind = 'bigan' needs an adversarial objective for G and E: use "
+                              "train.objective = 'non-saturating' or 'minimax'")
+        if not config.encoder.hidden or min(config.encoder.hidden) < 1:
+            raise ConfigError(f"encoder.hidden = {config.encoder.hidden} is not valid: give widths >= 1, e.g. 1200,1200")
     if config.train.objective == "feature-matching" and config.condition.kind != "none":
         raise ConfigError("train.objective = 'feature-matching' matches the features of an unconditional D: "
                           "use condition.kind = 'none'")

@@ -9,6 +9,8 @@ neighbour label accuracy of E(x) on real test images against E of the labelled t
 (the BiGAN paper's protocol: a representation that separates the classes without labels).
 
 RUN/encoder/ holds weights.safetensors and encoder.json (how it was fitted, what it measured).
+A BiGAN run (config encoder.kind = bigan) trains its own E beside G and keeps it in its
+checkpoints; `load_encoder` then takes that one, and encoder.json holds only the measurements.
 """
 
 from __future__ import annotations
@@ -104,8 +106,39 @@ def save_encoder(run: str | Path, E: Encoder, record: dict) -> Path:
     return folder
 
 
+def measure(E: Encoder, trained, data_dir=None) -> dict:
+    """R^2 of z recovered from G(z), and for labelled images the 1-NN label accuracy of E(x) on the
+    test split against the training split (euclidean and cosine), beside that of the pixels."""
+    from advnets.data import load
+
+    out = {"r2_generated": latent_r2(E, trained)}
+    if trained.image_shape:
+        source = trained.config.data.source
+        train, test = load(source, "train", data_dir), load(source, "test", data_dir)
+        if train.y is not None:
+            f_train, f_test = encode(E, train.x), encode(E, test.x)
+            for metric in ("euclidean", "cosine"):
+                out[f"nn1_accuracy_{metric}"] = nearest_neighbour_accuracy(f_train, train.y, f_test, test.y, metric)
+            out["nn1_accuracy_pixels_euclidean"] = nearest_neighbour_accuracy(train.x, train.y, test.x, test.y)
+            out["nn1_rows"] = {"train": len(train), "test": len(test)}
+    return out
+
+
 def load_encoder(run: str | Path) -> tuple[Encoder, dict]:
-    folder = Path(run) / FOLDER
+    """The run's E: its own, trained jointly (BiGAN), else the one fitted to it (RUN/encoder/)."""
+    from advnets.config import from_dict
+    from advnets.train import checkpoint
+
+    ckpt = checkpoint.resolve(run)
+    weights, _, meta = checkpoint.load(ckpt)
+    own = checkpoint.split_weights(weights, "encoder")
+    if own:
+        from advnets.train.loop import build_encoder
+
+        E = build_encoder(from_dict(meta["config"], source=f"{ckpt}/state.json"), meta["data_dim"])
+        E.load_state_dict(own)
+        return E.eval(), {"trained": "jointly with G (encoder.kind = bigan)", "checkpoint": ckpt.name}
+    folder = ckpt.parent.parent / FOLDER
     if not (folder / "encoder.json").is_file():
         raise FileNotFoundError(f"{folder} holds no fitted encoder: fit one with 'advnets encoder {run}'")
     record = json.loads((folder / "encoder.json").read_text())

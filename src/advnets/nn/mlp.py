@@ -56,17 +56,18 @@ class Discriminator(nn.Module):
 
     def __init__(self, in_dim: int, hidden: list[int], pieces: int = 5, input_keep: float = 0.8,
                  hidden_keep: float = 0.5, standardize_input: bool = False, num_classes: int = 0,
-                 condition: str = "concat", outputs: int = 1):
+                 condition: str = "concat", outputs: int = 1, extra_dim: int = 0):
         super().__init__()
         if num_classes and condition not in ("concat", "projection"):
             raise ValueError(f"unknown condition {condition!r}; valid: concat, projection")
         self.num_classes = num_classes
         self.concat = num_classes if condition == "concat" else 0
+        self.extra_dim = extra_dim  # a second input beside x, such as BiGAN's z (after x's dropout)
         if standardize_input:  # set from the data by build_discriminator; loaded with the weights
             self.register_buffer("input_mean", torch.zeros(in_dim))
             self.register_buffer("input_std", torch.ones(()))
         layers: list[nn.Module] = []
-        width, keep = in_dim + self.concat, input_keep
+        width, keep = in_dim + self.concat + extra_dim, input_keep
         for h in hidden:
             layers += [_dropout(keep), Maxout(width, h, pieces)]
             width, keep = h, hidden_keep
@@ -75,18 +76,22 @@ class Discriminator(nn.Module):
         if num_classes and not self.concat:
             self.embed = nn.Embedding(num_classes, width)  # [classes, last hidden width]
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, extra: torch.Tensor | None = None) -> torch.Tensor:
         if hasattr(self, "input_mean"):
             x = (x - self.input_mean) / self.input_std
-        if not self.num_classes:
+        if not self.num_classes and not self.extra_dim:
             return self._squeeze(self.net(x))  # [B] logits ([B, outputs] when outputs > 1)
         h = self.net[0](x)  # input dropout on x alone
         if self.concat:
             h = torch.cat([h, one_hot(c, self.num_classes, h.dtype)], dim=1)  # [B, in_dim + classes]
+        if self.extra_dim:
+            if extra is None:
+                raise ValueError(f"this discriminator judges pairs: pass its second input ({self.extra_dim} values)")
+            h = torch.cat([h, extra], dim=1)  # [B, in_dim + extra_dim]
         for layer in self.net[1:-1]:
             h = layer(h)  # [B, last hidden width], after its dropout
         logit = self._squeeze(self.net[-1](h))
-        if not self.concat:
+        if self.num_classes and not self.concat:
             if c is None:
                 one_hot(c, self.num_classes, h.dtype)  # raises the error that names the missing classes
             logit = logit + (self.embed(c) * h).sum(-1)
@@ -98,8 +103,8 @@ class Discriminator(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The last hidden layer's maxout units [B, hidden[-1]] of an unconditional D (feature
         matching's statistics and the semi-supervised classifier's features)."""
-        if self.num_classes:
-            raise ValueError("features() is defined for an unconditional discriminator")
+        if self.num_classes or self.extra_dim:
+            raise ValueError("features() is defined for a discriminator of x alone")
         if hasattr(self, "input_mean"):
             x = (x - self.input_mean) / self.input_std
         return self.net[:-2](x)
@@ -128,9 +133,10 @@ def build_generator(cfg: GeneratorConfig, out_dim: int, train_x: torch.Tensor | 
 
 
 def build_discriminator(cfg: DiscriminatorConfig, in_dim: int, train_x: torch.Tensor | None = None,
-                        num_classes: int = 0, condition: str = "concat", outputs: int = 1) -> Discriminator:
+                        num_classes: int = 0, condition: str = "concat", outputs: int = 1,
+                        extra_dim: int = 0) -> Discriminator:
     d = Discriminator(in_dim, cfg.hidden, cfg.pieces, cfg.input_keep, cfg.hidden_keep, cfg.standardize_input,
-                      num_classes, condition, outputs)
+                      num_classes, condition, outputs, extra_dim)
     if cfg.standardize_input and train_x is not None:
         with torch.no_grad():
             d.input_mean.copy_(train_x.mean(0))

@@ -36,9 +36,11 @@ from advnets.nn import (
     build_discriminator,
     build_generator,
     class_frequencies,
+    init_uniform_,
     sample_classes,
     sample_noise,
 )
+from advnets.nn.encoder import Encoder
 from advnets.train import checkpoint
 from advnets.train.average import WeightAverage
 from advnets.train.schedule import learning_rate, momentum
@@ -55,12 +57,13 @@ class RunError(ValueError):
 class Players:
     G: torch.nn.Module
     D: torch.nn.Module
-    g_opt: torch.optim.Optimizer
+    g_opt: torch.optim.Optimizer  # G's parameters, and E's when E plays beside G (encoder.kind = bigan)
     d_opt: torch.optim.Optimizer
+    E: torch.nn.Module | None = None
 
     def __post_init__(self):
         # backward(inputs=...) takes these every step: build the lists once
-        self.g_params = list(self.G.parameters())
+        self.g_params = list(self.G.parameters()) + (list(self.E.parameters()) if self.E is not None else [])
         self.d_params = list(self.D.parameters())
 
 
@@ -74,9 +77,21 @@ def build_players(config: Config, train: Dataset, device: torch.device, num_clas
                   d_outputs: int = 1) -> Players:
     """G, D and their optimisers, initialised from the global RNG (seed it first)."""
     G = build_generator(config.generator, train.dim, train.x, num_classes).to(device)
+    bigan = config.encoder.kind == "bigan"
     D = build_discriminator(config.discriminator, train.dim, train.x, num_classes, config.condition.kind,
-                            d_outputs).to(device)
-    return Players(G, D, make_optimizer(G.parameters(), config.optim), make_optimizer(D.parameters(), config.optim))
+                            d_outputs, extra_dim=config.generator.noise_dim if bigan else 0).to(device)
+    E = build_encoder(config, train.dim).to(device) if bigan else None
+    g_side = list(G.parameters()) + (list(E.parameters()) if E is not None else [])
+    return Players(G, D, make_optimizer(g_side, config.optim), make_optimizer(D.parameters(), config.optim), E)
+
+
+def build_encoder(config: Config, data_dim: int) -> Encoder:
+    """BiGAN's E(x) -> z, initialised like G."""
+    g = config.generator
+    E = Encoder(data_dim, g.noise_dim, config.encoder.hidden, g.activation, g.prior)
+    if g.init == "paper":
+        init_uniform_(E, g.init_range)
+    return E
 
 
 def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -175,6 +190,8 @@ class Trainer:
             weights, tensors, meta = checkpoint.load(folder)
             self.players.G.load_state_dict(checkpoint.split_weights(weights, "generator"))
             self.players.D.load_state_dict(checkpoint.split_weights(weights, "discriminator"))
+            if self.players.E is not None:
+                self.players.E.load_state_dict(checkpoint.split_weights(weights, "encoder"))
             if self.average is not None:
                 self.average.module.load_state_dict(checkpoint.split_weights(weights, checkpoint.AVERAGE_PREFIX))
                 self.average.count = meta["average_count"]
@@ -208,6 +225,8 @@ class Trainer:
                    **{f"discriminator.{k}": v for k, v in p.D.state_dict().items()}}
         if self.average is not None:
             weights.update({f"{checkpoint.AVERAGE_PREFIX}.{k}": v for k, v in self.average.module.state_dict().items()})
+        if p.E is not None:
+            weights.update({f"encoder.{k}": v for k, v in p.E.state_dict().items()})
         meta = {"step": self.step, "epoch": self.step / self.steps_per_epoch,
                 "steps_per_epoch": self.steps_per_epoch, "stat_count": self.stat_count,
                 "average_count": self.average.count if self.average is not None else None,
@@ -257,11 +276,21 @@ class Trainer:
         """D's real-vs-generated logit: its output, or log sum_k exp(l_k) for a semi-supervised D."""
         return torch.logsumexp(out, 1) if self.labelled is not None else out
 
-    def generator_objective(self, x: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    def generator_objective(self, x: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor | None,
+                            real_logits: torch.Tensor | None = None) -> torch.Tensor:
+        """G's loss; with BiGAN's E beside G, E's as well: E wants D to take (x, E(x)) for generated,
+        so its objective is G's applied to the flipped logit."""
         if self.g_objective is None:
             D = self.players.D
             return feature_matching(D.features(x), D.features(fake))
-        return self.g_objective(fake_logits)
+        loss = self.g_objective(fake_logits)
+        if self.players.E is not None:
+            loss = loss + self.g_objective(-real_logits)
+        return loss
+
+    def pair(self, z: torch.Tensor) -> torch.Tensor | None:
+        """The second input D judges beside x: the noise or code, when D judges pairs (BiGAN)."""
+        return z if self.players.E is not None else None
 
     def _set_hyperparameters(self, opt: torch.optim.Optimizer, updates_done: int, player: str) -> None:
         o = self.config.optim
@@ -276,8 +305,9 @@ class Trainer:
         x, c = self.next_batch(self.step % self.steps_per_epoch)
         z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
         fake = G(z, c_fake)
-        d_loss, real_logits, fake_logits = self.discriminator_objective(D(x, c), D(fake, c_fake))
-        g_loss = self.generator_objective(x, fake, fake_logits)  # the same D(G(z)), dropout mask included
+        code = self.players.E(x) if self.players.E is not None else None
+        d_loss, real_logits, fake_logits = self.discriminator_objective(D(x, c, code), D(fake, c_fake, self.pair(z)))
+        g_loss = self.generator_objective(x, fake, fake_logits, real_logits)  # the same D outputs, dropout included
         d_opt.zero_grad(set_to_none=True)
         g_opt.zero_grad(set_to_none=True)
         d_loss.backward(inputs=self.players.d_params, retain_graph=True)
@@ -297,15 +327,18 @@ class Trainer:
             z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
             with torch.no_grad():
                 fake = G(z, c_fake)
-            d_loss, real_logits, fake_logits = self.discriminator_objective(D(x, c), D(fake, c_fake))
+                code = self.players.E(x) if self.players.E is not None else None
+            d_loss, real_logits, fake_logits = self.discriminator_objective(D(x, c, code),
+                                                                            D(fake, c_fake, self.pair(z)))
             d_opt.zero_grad(set_to_none=True)
             d_loss.backward()
             self._set_hyperparameters(d_opt, self.step * k + i, "d")
             d_opt.step()
         z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
         fake = G(z, c_fake)
-        logits = None if self.g_objective is None else self.adversarial_logits(D(fake, c_fake))
-        g_loss = self.generator_objective(x, fake, logits)
+        logits = None if self.g_objective is None else self.adversarial_logits(D(fake, c_fake, self.pair(z)))
+        e_logits = D(x, None, self.players.E(x)) if self.players.E is not None else None
+        g_loss = self.generator_objective(x, fake, logits, e_logits)
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward(inputs=self.players.g_params)
         self._set_hyperparameters(g_opt, self.step, "g")
