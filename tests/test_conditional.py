@@ -185,3 +185,25 @@ def test_classes_metric_refuses_an_unconditional_run(tmp_path):
     Trainer(tiny_config(train={"epochs": 1}), run, progress=False).run()
     with pytest.raises(EvaluationError, match="unconditional"):
         evaluate(run, "classes", Protocol(samples=100), write=False, progress=False)
+
+
+def test_auxiliary_classifier_adds_weighted_cross_entropy_to_both_players(tmp_path):
+    config = tiny_config(condition={"kind": "projection", "auxiliary_weight": 0.5}, train={"epochs": 1})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    D = trainer.players.D.eval()
+    x, c = torch.rand(5, 64), torch.tensor([0, 3, 9, 3, 1])
+    logit, classes = trainer.judge(x, c, None)
+    assert classes.shape == (5, 10)
+    torch.testing.assert_close(logit, D(x, c))
+    h = D.net[:-1](x)
+    torch.testing.assert_close(classes, D.classify(h))
+    expected = 0.5 * -torch.log_softmax(classes, 1)[torch.arange(5), c].mean()
+    torch.testing.assert_close(trainer.auxiliary_loss(classes, c), expected)
+    assert trainer.auxiliary_loss(None, c) == 0.0
+    trainer.run()
+    from advnets.sample import load_discriminator
+
+    loaded = load_discriminator(tmp_path / "run")
+    assert torch.equal(loaded.classify.weight, trainer.players.D.classify.weight)
+    with pytest.raises(Exception, match="condition.kind"):
+        tiny_config(condition={"auxiliary_weight": 1.0})

@@ -23,7 +23,8 @@ VARIANTS = {
                          "--optim.lr", "0.001", "--generator.prior", "gaussian", "--train.objective", "minimax",
                          "--average.kind", "ema", "--average.decay", "0.8", "--average.start_epoch", "1"],
     # a class-conditional model: the classes G is asked for come from the same RNG as the noise
-    "conditional": ["--condition.kind", "projection", "--train.update", "alternating", "--train.k", "2",
+    "conditional": ["--condition.kind", "projection", "--condition.auxiliary_weight", "0.5",
+                    "--train.update", "alternating", "--train.k", "2",
                     "--optim.name", "adam", "--optim.lr", "0.001"],
     # semi-supervised: a K-class D, batches of labelled images, G by feature matching
     "semi-supervised": ["--semi.labels_per_class", "5", "--train.objective", "feature-matching"],

@@ -310,6 +310,7 @@ def cmd_encoder(args: argparse.Namespace) -> int:
     trained = load_generator(args.run, average=not args.last_iterate)
     run = trained.checkpoint.parent.parent
     if trained.config.encoder.kind != "none":  # E was trained with G: measure it, fit nothing
+        trained = load_generator(args.run, average=False)  # the G that E played beside, not its average
         E, record = load_encoder(args.run)
         print(f"{run} trains its own E with G (encoder.kind = {trained.config.encoder.kind}): measuring it")
     else:

@@ -144,6 +144,10 @@ class ConditionConfig:
     # dropout, so the class is never dropped). projection: G as concat; D adds the inner product
     # of a learned class embedding with its last hidden layer to its logit (Miyato & Koyama, 2018).
     kind: Literal["none", "concat", "projection"] = "none"
+    # > 0: D also classifies x with a K-way head on its last hidden layer; D learns it on the real
+    # images' labels, and G is asked for samples it classifies as c, each weighted by this
+    # (an auxiliary classifier, Odena et al. 2017, learned from real images only). 0: no head.
+    auxiliary_weight: float = field(default=0.0, metadata=_bounds(0.0))
 
 
 @dataclass
@@ -360,6 +364,9 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"condition.kind = {config.condition.kind!r} needs class labels, and data.source = "
             f"{config.data.source!r} has none: use mnist, fashion-mnist or digits, or condition.kind = 'none'")
+    if config.condition.auxiliary_weight and config.condition.kind == "none":
+        raise ConfigError("condition.auxiliary_weight > 0 asks G for classes: set condition.kind = 'concat' or "
+                          "'projection'")
     if config.semi.labels_per_class:
         if config.data.source not in ("mnist", "fashion-mnist", "digits"):
             raise ConfigError(f"semi.labels_per_class needs class labels, and data.source = {config.data.source!r} "

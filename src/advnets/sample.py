@@ -106,6 +106,7 @@ def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:
     state = checkpoint.split_weights(weights, "discriminator")
     last = max((k for k in state if k.startswith("net.") and k.endswith(".weight")), key=lambda k: int(k.split(".")[1]))
     D = build_discriminator(config.discriminator, meta["data_dim"], num_classes=len(freqs) if freqs else 0,
-                            condition=config.condition.kind, outputs=state[last].shape[0])  # K: semi-supervised
+                            condition=config.condition.kind, outputs=state[last].shape[0],  # K: semi-supervised
+                            auxiliary=config.condition.auxiliary_weight > 0)
     D.load_state_dict(state)
     return D.to(device).eval()

@@ -56,7 +56,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, in_dim: int, hidden: list[int], pieces: int = 5, input_keep: float = 0.8,
                  hidden_keep: float = 0.5, standardize_input: bool = False, num_classes: int = 0,
-                 condition: str = "concat", outputs: int = 1, extra_dim: int = 0):
+                 condition: str = "concat", outputs: int = 1, extra_dim: int = 0, auxiliary: bool = False):
         super().__init__()
         if num_classes and condition not in ("concat", "projection"):
             raise ValueError(f"unknown condition {condition!r}; valid: concat, projection")
@@ -75,8 +75,12 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         if num_classes and not self.concat:
             self.embed = nn.Embedding(num_classes, width)  # [classes, last hidden width]
+        if auxiliary:  # a K-way classifier of x beside the real-vs-generated logit
+            self.classify = nn.Linear(width, num_classes)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, extra: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, extra: torch.Tensor | None = None,
+                with_classes: bool = False):
+        """The logit [B]; with `with_classes` (an auxiliary classifier D), (logit, class logits [B, K])."""
         if hasattr(self, "input_mean"):
             x = (x - self.input_mean) / self.input_std
         if not self.num_classes and not self.extra_dim:
@@ -95,6 +99,8 @@ class Discriminator(nn.Module):
             if c is None:
                 one_hot(c, self.num_classes, h.dtype)  # raises the error that names the missing classes
             logit = logit + (self.embed(c) * h).sum(-1)
+        if with_classes:
+            return logit, self.classify(h)
         return logit  # [B]
 
     def _squeeze(self, out: torch.Tensor) -> torch.Tensor:
@@ -134,9 +140,9 @@ def build_generator(cfg: GeneratorConfig, out_dim: int, train_x: torch.Tensor | 
 
 def build_discriminator(cfg: DiscriminatorConfig, in_dim: int, train_x: torch.Tensor | None = None,
                         num_classes: int = 0, condition: str = "concat", outputs: int = 1,
-                        extra_dim: int = 0) -> Discriminator:
+                        extra_dim: int = 0, auxiliary: bool = False) -> Discriminator:
     d = Discriminator(in_dim, cfg.hidden, cfg.pieces, cfg.input_keep, cfg.hidden_keep, cfg.standardize_input,
-                      num_classes, condition, outputs, extra_dim)
+                      num_classes, condition, outputs, extra_dim, auxiliary)
     if cfg.standardize_input and train_x is not None:
         with torch.no_grad():
             d.input_mean.copy_(train_x.mean(0))

@@ -79,7 +79,8 @@ def build_players(config: Config, train: Dataset, device: torch.device, num_clas
     G = build_generator(config.generator, train.dim, train.x, num_classes).to(device)
     bigan = config.encoder.kind == "bigan"
     D = build_discriminator(config.discriminator, train.dim, train.x, num_classes, config.condition.kind,
-                            d_outputs, extra_dim=config.generator.noise_dim if bigan else 0).to(device)
+                            d_outputs, extra_dim=config.generator.noise_dim if bigan else 0,
+                            auxiliary=config.condition.auxiliary_weight > 0).to(device)
     E = build_encoder(config, train.dim).to(device) if bigan else None
     g_side = list(G.parameters()) + (list(E.parameters()) if E is not None else [])
     return Players(G, D, make_optimizer(g_side, config.optim), make_optimizer(D.parameters(), config.optim), E)
@@ -272,6 +273,18 @@ class Trainer:
                                                   self.config.semi.unsupervised_weight)
         return loss, self.adversarial_logits(real_out), self.adversarial_logits(fake_out)
 
+    def judge(self, x: torch.Tensor, c: torch.Tensor | None, extra: torch.Tensor | None):
+        """D's output for x, and its class logits when D also classifies (condition.auxiliary_weight)."""
+        if self.config.condition.auxiliary_weight:
+            return self.players.D(x, c, extra, with_classes=True)
+        return self.players.D(x, c, extra), None
+
+    def auxiliary_loss(self, class_logits: torch.Tensor | None, c: torch.Tensor | None):
+        """weight x cross-entropy of D's classifier against the classes; 0 without the classifier."""
+        if class_logits is None:
+            return 0.0
+        return self.config.condition.auxiliary_weight * torch.nn.functional.cross_entropy(class_logits, c)
+
     def adversarial_logits(self, out: torch.Tensor) -> torch.Tensor:
         """D's real-vs-generated logit: its output, or log sum_k exp(l_k) for a semi-supervised D."""
         return torch.logsumexp(out, 1) if self.labelled is not None else out
@@ -306,8 +319,11 @@ class Trainer:
         z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
         fake = G(z, c_fake)
         code = self.players.E(x) if self.players.E is not None else None
-        d_loss, real_logits, fake_logits = self.discriminator_objective(D(x, c, code), D(fake, c_fake, self.pair(z)))
-        g_loss = self.generator_objective(x, fake, fake_logits, real_logits)  # the same D outputs, dropout included
+        (real_out, real_classes), (fake_out, fake_classes) = self.judge(x, c, code), self.judge(fake, c_fake, self.pair(z))
+        d_loss, real_logits, fake_logits = self.discriminator_objective(real_out, fake_out)
+        d_loss = d_loss + self.auxiliary_loss(real_classes, c)
+        # the same D outputs, dropout included
+        g_loss = self.generator_objective(x, fake, fake_logits, real_logits) + self.auxiliary_loss(fake_classes, c_fake)
         d_opt.zero_grad(set_to_none=True)
         g_opt.zero_grad(set_to_none=True)
         d_loss.backward(inputs=self.players.d_params, retain_graph=True)
@@ -328,17 +344,21 @@ class Trainer:
             with torch.no_grad():
                 fake = G(z, c_fake)
                 code = self.players.E(x) if self.players.E is not None else None
-            d_loss, real_logits, fake_logits = self.discriminator_objective(D(x, c, code),
-                                                                            D(fake, c_fake, self.pair(z)))
+            (real_out, real_classes), (fake_out, _) = self.judge(x, c, code), self.judge(fake, c_fake, self.pair(z))
+            d_loss, real_logits, fake_logits = self.discriminator_objective(real_out, fake_out)
+            d_loss = d_loss + self.auxiliary_loss(real_classes, c)
             d_opt.zero_grad(set_to_none=True)
             d_loss.backward()
             self._set_hyperparameters(d_opt, self.step * k + i, "d")
             d_opt.step()
         z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
         fake = G(z, c_fake)
-        logits = None if self.g_objective is None else self.adversarial_logits(D(fake, c_fake, self.pair(z)))
+        logits, classes = None, None
+        if self.g_objective is not None:
+            out, classes = self.judge(fake, c_fake, self.pair(z))
+            logits = self.adversarial_logits(out)
         e_logits = D(x, None, self.players.E(x)) if self.players.E is not None else None
-        g_loss = self.generator_objective(x, fake, logits, e_logits)
+        g_loss = self.generator_objective(x, fake, logits, e_logits) + self.auxiliary_loss(classes, c_fake)
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward(inputs=self.players.g_params)
         self._set_hyperparameters(g_opt, self.step, "g")
