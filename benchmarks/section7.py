@@ -1,0 +1,127 @@
+"""The paper's section 7 extensions, measured on trained runs; writes benchmarks/results/section7.md
+and section7.json.
+
+    python benchmarks/section7.py --conditional RUN ... --encoder RUN ... --semi RUN ... \\
+        --inpaint RUN [--masks bottom,right,centre,random] [--inpaint-images 1000]
+
+- conditional: label agreement of the shipped MNIST classifier with the asked-for class and the
+  per-class classifier-FID (`advnets evaluate RUN --metric classes`), beside the overall FID and
+  precision/recall of samples whose classes are drawn as in the training data;
+- encoder: a run's E (fitted with `advnets encoder RUN`, or trained jointly by a BiGAN run):
+  R^2 of z from G(z), and the 1-nearest-neighbour label accuracy of E(x) on the test images;
+- semi: `advnets classify RUN`: the semi-supervised D's test error, logistic regression on D's
+  features, and D's architecture trained on the same labelled images alone;
+- inpaint: `advnets inpaint RUN --mask M`: the classifier's accuracy on the test images whole,
+  as seen, and completed.
+Every part reads or writes the same files as its command, in the run folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from advnets.evaluate import evaluate
+from advnets.io import atomic_write_text
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def conditional(run: str) -> dict:
+    m = evaluate(run, "classes,fid,pr", progress=False).metrics
+    c = m["classes"]
+    return {"run": run, "agreement": c["agreement"], "lowest_class_agreement": min(c["per_class_agreement"]),
+            "per_class_agreement": c["per_class_agreement"], "class_fid_mean": c["fid_mean"],
+            "per_class_fid": c["per_class_fid"], "fid": m["fid"]["value"], "precision": m["pr"]["precision"],
+            "recall": m["pr"]["recall"]}
+
+
+def encoder(run: str) -> dict:
+    record = json.loads((Path(run) / "encoder" / "encoder.json").read_text())
+    keys = ("trained", "r2_generated", "nn1_accuracy_euclidean", "nn1_accuracy_cosine", "nn1_accuracy_pixels_euclidean")
+    return {"run": run, **{k: record.get(k) for k in keys}}
+
+
+def semi(run: str) -> dict:
+    from advnets.semi import classification_report
+
+    return classification_report(run)
+
+
+def inpaint(run: str, mask: str, n: int) -> dict:
+    from advnets.cli import main
+
+    if main(["inpaint", run, "--mask", mask, "-n", str(n), "--no-progress"]) != 0:
+        raise SystemExit(f"advnets inpaint {run} --mask {mask} failed")
+    from advnets.train import checkpoint
+
+    folder = checkpoint.resolve(run).parent.parent
+    return {"run": run, **json.loads((folder / "inpaint" / f"{mask}.json").read_text())}
+
+
+def pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.2f}%"
+
+
+def write(results: dict, name: str) -> None:
+    lines = ["# The paper's section 7 extensions, measured", "",
+             "Written by `benchmarks/section7.py` (commands in docs/recipes.md).", ""]
+    if results.get("conditional"):
+        lines += ["## Conditional generation p(x | c): the shipped MNIST classifier on 1,000 samples per class", "",
+                  "| run | agreement | lowest class | mean per-class FID | FID (c ~ p(c)) | precision | recall |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in results["conditional"]:
+            lines.append(f"| {r['run']} | {pct(r['agreement'])} | {pct(r['lowest_class_agreement'])} | "
+                         f"{r['class_fid_mean']:.1f} | {r['fid']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} |")
+        lines += ["", "Per-class FID: " + "; ".join(
+            f"{r['run']}: " + ", ".join(f"{f:.1f}" for f in r["per_class_fid"]) for r in results["conditional"]), ""]
+    if results.get("encoder"):
+        lines += ["## Learned approximate inference E(x) -> z", "",
+                  "| run | E trained | R² of z from G(z) | 1-NN accuracy of E(x), euclidean | cosine | pixels |",
+                  "|---|---|---|---|---|---|"]
+        for r in results["encoder"]:
+            lines.append(f"| {r['run']} | {r['trained']} | {r['r2_generated']:.3f} | {pct(r['nn1_accuracy_euclidean'])} | "
+                         f"{pct(r['nn1_accuracy_cosine'])} | {pct(r['nn1_accuracy_pixels_euclidean'])} |")
+        lines += [""]
+    if results.get("semi"):
+        lines += ["## Semi-supervised classification of the MNIST test set", "",
+                  "| run | labelled | label seed | semi-supervised D | logistic regression on D features | "
+                  "supervised only |", "|---|---|---|---|---|---|"]
+        for r in results["semi"]:
+            lines.append(f"| {r['run']} | {r['labelled']} | {r['label_seed']} | {pct(r.get('discriminator_error'))} | "
+                         f"{pct(r['features_error'])} | {pct(r.get('supervised_error'))} |")
+        lines += ["", "Test error in %.", ""]
+    if results.get("inpaint"):
+        lines += ["## Completing hidden pixels by searching z", "",
+                  "| run | hidden | images | accuracy whole | as seen | completed | hidden-pixel MSE (mean fill) |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in results["inpaint"]:
+            lines.append(f"| {r['run']} | {r['mask_meaning']} | {r['images']} | {pct(r.get('accuracy_whole'))} | "
+                         f"{pct(r.get('accuracy_seen'))} | {pct(r.get('accuracy_completed'))} | "
+                         f"{r['hidden_mse']:.4f} ({r['hidden_mse_mean_fill']:.4f}) |")
+        lines += [""]
+    atomic_write_text(RESULTS / f"{name}.md", "\n".join(lines))
+    atomic_write_text(RESULTS / f"{name}.json", json.dumps(results, indent=2) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--conditional", action="append", default=[], metavar="RUN")
+    p.add_argument("--encoder", action="append", default=[], metavar="RUN")
+    p.add_argument("--semi", action="append", default=[], metavar="RUN")
+    p.add_argument("--inpaint", action="append", default=[], metavar="RUN")
+    p.add_argument("--masks", default="bottom,right,centre,random")
+    p.add_argument("--inpaint-images", type=int, default=1000)
+    p.add_argument("--out-name", default="section7")
+    args = p.parse_args()
+    results = {"conditional": [conditional(r) for r in args.conditional],
+               "encoder": [encoder(r) for r in args.encoder],
+               "semi": [semi(r) for r in args.semi],
+               "inpaint": [inpaint(r, m, args.inpaint_images) for r in args.inpaint for m in args.masks.split(",")]}
+    write(results, args.out_name)
+
+
+if __name__ == "__main__":
+    main()
