@@ -1,19 +1,18 @@
-"""The paper's section 7 extensions, measured on trained runs; writes benchmarks/results/section7.md
-and section7.json.
+"""The paper's section 7 extensions: a table of what the commands measured on trained runs;
+writes benchmarks/results/section7.md and section7.json. It reads the files those commands
+write in the run folders (each command is in docs/recipes.md):
 
-    python benchmarks/section7.py --conditional RUN ... --encoder RUN ... --semi RUN ... \\
-        --inpaint RUN [--masks bottom,right,centre,random] [--inpaint-images 1000]
+    python benchmarks/section7.py --conditional RUN ... --encoder RUN ... --semi RUN ... --inpaint RUN ...
 
-- conditional: label agreement of the shipped MNIST classifier with the asked-for class and the
-  per-class classifier-FID (`advnets evaluate RUN --metric classes`), beside the overall FID and
+- conditional: `advnets evaluate RUN --metric classes,fid,pr` (RUN/evaluation.json): the shipped
+  MNIST classifier's agreement with the asked-for class, per-class classifier-FID, and FID and
   precision/recall of samples whose classes are drawn as in the training data;
-- encoder: a run's E (fitted with `advnets encoder RUN`, or trained jointly by a BiGAN run):
-  R^2 of z from G(z), and the 1-nearest-neighbour label accuracy of E(x) on the test images;
-- semi: `advnets classify RUN`: the semi-supervised D's test error, logistic regression on D's
-  features, and D's architecture trained on the same labelled images alone;
-- inpaint: `advnets inpaint RUN --mask M`: the classifier's accuracy on the test images whole,
-  as seen, and completed.
-Every part reads or writes the same files as its command, in the run folders.
+- encoder: `advnets encoder RUN` (RUN/encoder/encoder.json): R^2 of z from G(z), and the
+  1-nearest-neighbour label accuracy of E(x) on the test images;
+- semi: `advnets classify RUN` (RUN/classify/*.json): the semi-supervised D's test error,
+  logistic regression on D's features, and D's architecture trained on the labelled images alone;
+- inpaint: `advnets inpaint RUN --mask M` (RUN/inpaint/*.json): the classifier's accuracy on the
+  test images whole, as seen, and completed.
 """
 
 from __future__ import annotations
@@ -22,42 +21,41 @@ import argparse
 import json
 from pathlib import Path
 
-from advnets.evaluate import evaluate
 from advnets.io import atomic_write_text
+from advnets.train import checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _run(path: str) -> Path:
+    return checkpoint.resolve(path).parent.parent
+
+
 def conditional(run: str) -> dict:
-    m = evaluate(run, "classes,fid,pr", progress=False).metrics
+    latest = checkpoint.resolve(run).name
+    book = json.loads((_run(run) / "evaluation.json").read_text())
+    m = book[latest]["metrics"]
+    if not {"classes", "fid", "pr"} <= m.keys():
+        raise SystemExit(f"{run}: run 'advnets evaluate {run} --metric classes,fid,pr' first")
     c = m["classes"]
-    return {"run": run, "agreement": c["agreement"], "lowest_class_agreement": min(c["per_class_agreement"]),
-            "per_class_agreement": c["per_class_agreement"], "class_fid_mean": c["fid_mean"],
-            "per_class_fid": c["per_class_fid"], "fid": m["fid"]["value"], "precision": m["pr"]["precision"],
-            "recall": m["pr"]["recall"]}
+    return {"run": run, "checkpoint": latest, "agreement": c["agreement"],
+            "lowest_class_agreement": min(c["per_class_agreement"]), "per_class_agreement": c["per_class_agreement"],
+            "class_fid_mean": c["fid_mean"], "per_class_fid": c["per_class_fid"], "fid": m["fid"]["value"],
+            "precision": m["pr"]["precision"], "recall": m["pr"]["recall"]}
 
 
 def encoder(run: str) -> dict:
-    record = json.loads((Path(run) / "encoder" / "encoder.json").read_text())
+    record = json.loads((_run(run) / "encoder" / "encoder.json").read_text())
     keys = ("trained", "r2_generated", "nn1_accuracy_euclidean", "nn1_accuracy_cosine", "nn1_accuracy_pixels_euclidean")
     return {"run": run, **{k: record.get(k) for k in keys}}
 
 
-def semi(run: str) -> dict:
-    from advnets.semi import classification_report
-
-    return classification_report(run)
+def semi(run: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((_run(run) / "classify").glob("*.json"))]
 
 
-def inpaint(run: str, mask: str, n: int) -> dict:
-    from advnets.cli import main
-
-    if main(["inpaint", run, "--mask", mask, "-n", str(n), "--no-progress"]) != 0:
-        raise SystemExit(f"advnets inpaint {run} --mask {mask} failed")
-    from advnets.train import checkpoint
-
-    folder = checkpoint.resolve(run).parent.parent
-    return {"run": run, **json.loads((folder / "inpaint" / f"{mask}.json").read_text())}
+def inpaint(run: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((_run(run) / "inpaint").glob("*.json"))]
 
 
 def pct(v) -> str:
@@ -74,8 +72,9 @@ def write(results: dict, name: str) -> None:
         for r in results["conditional"]:
             lines.append(f"| {r['run']} | {pct(r['agreement'])} | {pct(r['lowest_class_agreement'])} | "
                          f"{r['class_fid_mean']:.1f} | {r['fid']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} |")
-        lines += ["", "Per-class FID: " + "; ".join(
-            f"{r['run']}: " + ", ".join(f"{f:.1f}" for f in r["per_class_fid"]) for r in results["conditional"]), ""]
+        per_class = "; ".join(f"{r['run']}: " + ", ".join(f"{f:.1f}" for f in r["per_class_fid"])
+                              for r in results["conditional"])
+        lines += ["", f"Per-class FID, classes 0 to 9: {per_class}", ""]
     if results.get("encoder"):
         lines += ["## Learned approximate inference E(x) -> z", "",
                   "| run | E trained | R² of z from G(z) | 1-NN accuracy of E(x), euclidean | cosine | pixels |",
@@ -86,8 +85,8 @@ def write(results: dict, name: str) -> None:
         lines += [""]
     if results.get("semi"):
         lines += ["## Semi-supervised classification of the MNIST test set", "",
-                  "| run | labelled | label seed | semi-supervised D | logistic regression on D features | "
-                  "supervised only |", "|---|---|---|---|---|---|"]
+                  ("| run | labelled | label seed | semi-supervised D | logistic regression on D features | "
+                   "supervised only |"), "|---|---|---|---|---|---|"]
         for r in results["semi"]:
             lines.append(f"| {r['run']} | {r['labelled']} | {r['label_seed']} | {pct(r.get('discriminator_error'))} | "
                          f"{pct(r['features_error'])} | {pct(r.get('supervised_error'))} |")
@@ -108,18 +107,14 @@ def write(results: dict, name: str) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--conditional", action="append", default=[], metavar="RUN")
-    p.add_argument("--encoder", action="append", default=[], metavar="RUN")
-    p.add_argument("--semi", action="append", default=[], metavar="RUN")
-    p.add_argument("--inpaint", action="append", default=[], metavar="RUN")
-    p.add_argument("--masks", default="bottom,right,centre,random")
-    p.add_argument("--inpaint-images", type=int, default=1000)
+    for part in ("conditional", "encoder", "semi", "inpaint"):
+        p.add_argument(f"--{part}", action="append", default=[], metavar="RUN")
     p.add_argument("--out-name", default="section7")
     args = p.parse_args()
     results = {"conditional": [conditional(r) for r in args.conditional],
                "encoder": [encoder(r) for r in args.encoder],
-               "semi": [semi(r) for r in args.semi],
-               "inpaint": [inpaint(r, m, args.inpaint_images) for r in args.inpaint for m in args.masks.split(",")]}
+               "semi": [row for r in args.semi for row in semi(r)],
+               "inpaint": [row for r in args.inpaint for row in inpaint(r)]}
     write(results, args.out_name)
 
 

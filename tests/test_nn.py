@@ -3,7 +3,13 @@ import math
 import torch
 
 from advnets.config import DiscriminatorConfig, GeneratorConfig
-from advnets.nn import Discriminator, Maxout, build_discriminator, build_generator, sample_noise
+from advnets.nn import (
+    Discriminator,
+    Maxout,
+    build_discriminator,
+    build_generator,
+    sample_noise,
+)
 from advnets.nn.mlp import sigmoid_bias_from_means
 
 
@@ -102,3 +108,44 @@ def test_standardized_input_is_what_the_layers_see_and_is_saved():
     assert torch.equal(d(x[:5]), d.net(z).squeeze(-1))
     plain = build_discriminator(DiscriminatorConfig(hidden=[8], pieces=2), 1, x)
     assert not any(k.startswith("input_") for k in plain.state_dict())  # the paper's D is unchanged
+
+
+def test_relu_discriminator_with_gaussian_noise_and_weight_norm(tmp_path):
+    from advnets.config import DiscriminatorConfig
+    from advnets.nn import build_discriminator
+
+    cfg = DiscriminatorConfig(unit="relu", hidden=[16, 8], input_keep=1.0, hidden_keep=1.0, input_noise=0.3,
+                              hidden_noise=0.5, init="pytorch")
+    torch.manual_seed(0)
+    plain = build_discriminator(cfg, 12, outputs=3)
+    torch.manual_seed(0)
+    normed = build_discriminator(DiscriminatorConfig(**{**cfg.__dict__, "weight_norm": True}), 12, outputs=3)
+    x = torch.rand(5, 12)
+    plain.eval(), normed.eval()
+    # weight normalisation starts at g = ||v||: the same function as the plain network
+    torch.testing.assert_close(normed(x), plain(x), rtol=1e-5, atol=1e-6)
+    # by hand: relu layers, no noise in evaluation
+    h = plain.net[1](x)
+    torch.testing.assert_close(h, torch.relu(plain.net[1][0](x)))
+    # in training the noise has the configured size at the input
+    plain.train()
+    seen = []
+    hook = plain.net[1].register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
+    plain(torch.zeros(4000, 12))
+    hook.remove()
+    assert abs(float(seen[0].std()) - 0.3) < 0.01
+    # a checkpoint of the weight-normalised, 3-output D loads back as such
+    from helpers import tiny_config
+
+    from advnets.sample import load_discriminator
+    from advnets.train.loop import Trainer
+
+    run = tmp_path / "run"
+    config = tiny_config(discriminator={"unit": "relu", "weight_norm": True, "hidden_noise": 0.5, "init": "pytorch"},
+                         semi={"labels_per_class": 5}, train={"epochs": 1})
+    trainer = Trainer(config, run, progress=False)
+    trainer.run()
+    loaded = load_discriminator(run)
+    digits = torch.rand(7, 64)
+    torch.testing.assert_close(loaded(digits), trainer.players.D.eval()(digits))
+    assert loaded(digits).shape == (7, 10)

@@ -64,11 +64,19 @@ class GeneratorConfig:
 
 @dataclass
 class DiscriminatorConfig:
+    # maxout: the paper's units (`pieces` affine maps each); relu: rectified linear units.
+    unit: Literal["maxout", "relu"] = "maxout"
     hidden: list[int] = field(default_factory=lambda: [240, 240])
     pieces: int = field(default=5, metadata=_bounds(1))
     # Dropout keep probabilities on the input of the first layer and of every later layer.
     input_keep: float = field(default=0.8, metadata=_bounds(0.0, 1.0, lo_open=True))
     hidden_keep: float = field(default=0.5, metadata=_bounds(0.0, 1.0, lo_open=True))
+    # Gaussian noise of this standard deviation added, in training, to the input of the first
+    # layer and of every later layer (Salimans et al., 2016); 0: none.
+    input_noise: float = field(default=0.0, metadata=_bounds(0.0))
+    hidden_noise: float = field(default=0.0, metadata=_bounds(0.0))
+    # Weight normalisation of every layer: w = g v / ||v|| (Salimans & Kingma, 2016).
+    weight_norm: bool = False
     init: Literal["paper", "pytorch"] = "paper"
     init_range: float = field(default=0.005, metadata=_bounds(0.0, lo_open=True))
     # Shift and scale D's input by the training data's mean and standard deviation (fixed, saved

@@ -104,9 +104,10 @@ def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:
     _, weights, meta, config = _load(path)
     freqs = meta.get("class_frequencies")
     state = checkpoint.split_weights(weights, "discriminator")
-    last = max((k for k in state if k.startswith("net.") and k.endswith(".weight")), key=lambda k: int(k.split(".")[1]))
+    last = max(int(k.split(".")[1]) for k in state if k.startswith("net."))  # D's output layer
+    outputs = next(v.shape[0] for k, v in state.items() if k.startswith(f"net.{last}.") and v.ndim == 2)
     D = build_discriminator(config.discriminator, meta["data_dim"], num_classes=len(freqs) if freqs else 0,
-                            condition=config.condition.kind, outputs=state[last].shape[0],  # K: semi-supervised
+                            condition=config.condition.kind, outputs=outputs,  # K: semi-supervised
                             auxiliary=config.condition.auxiliary_weight > 0)
     D.load_state_dict(state)
     return D.to(device).eval()

@@ -56,7 +56,8 @@ class Discriminator(nn.Module):
 
     def __init__(self, in_dim: int, hidden: list[int], pieces: int = 5, input_keep: float = 0.8,
                  hidden_keep: float = 0.5, standardize_input: bool = False, num_classes: int = 0,
-                 condition: str = "concat", outputs: int = 1, extra_dim: int = 0, auxiliary: bool = False):
+                 condition: str = "concat", outputs: int = 1, extra_dim: int = 0, auxiliary: bool = False,
+                 unit: str = "maxout", input_noise: float = 0.0, hidden_noise: float = 0.0):
         super().__init__()
         if num_classes and condition not in ("concat", "projection"):
             raise ValueError(f"unknown condition {condition!r}; valid: concat, projection")
@@ -67,11 +68,12 @@ class Discriminator(nn.Module):
             self.register_buffer("input_mean", torch.zeros(in_dim))
             self.register_buffer("input_std", torch.ones(()))
         layers: list[nn.Module] = []
-        width, keep = in_dim + self.concat + extra_dim, input_keep
+        width, keep, noise = in_dim + self.concat + extra_dim, input_keep, input_noise
         for h in hidden:
-            layers += [_dropout(keep), Maxout(width, h, pieces)]
-            width, keep = h, hidden_keep
-        layers += [_dropout(keep), nn.Linear(width, outputs)]
+            block = Maxout(width, h, pieces) if unit == "maxout" else nn.Sequential(nn.Linear(width, h), nn.ReLU())
+            layers += [_regulariser(keep, noise), block]
+            width, keep, noise = h, hidden_keep, hidden_noise
+        layers += [_regulariser(keep, noise), nn.Linear(width, outputs)]
         self.net = nn.Sequential(*layers)
         if num_classes and not self.concat:
             self.embed = nn.Embedding(num_classes, width)  # [classes, last hidden width]
@@ -116,9 +118,30 @@ class Discriminator(nn.Module):
         return self.net[:-2](x)
 
 
+class GaussianNoise(nn.Module):
+    """x + N(0, std^2) in training; x unchanged in evaluation."""
+
+    def __init__(self, std: float):
+        super().__init__()
+        self.std = std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.std * torch.randn_like(x) if self.training else x
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"
+
+
+def _regulariser(keep: float, noise: float) -> nn.Module:
+    """What a layer's input goes through in training: dropout, then Gaussian noise."""
+    parts = [] if keep >= 1.0 else [_dropout(keep)]
+    parts += [GaussianNoise(noise)] if noise > 0 else []
+    return parts[0] if len(parts) == 1 else nn.Sequential(*parts) if parts else nn.Identity()
+
+
 def _dropout(keep: float) -> nn.Module:
     # nn.Dropout scales kept inputs by 1 / keep, as the reference code's input_scales do.
-    return nn.Identity() if keep >= 1.0 else nn.Dropout(p=1.0 - keep)
+    return nn.Dropout(p=1.0 - keep)
 
 
 def sigmoid_bias_from_means(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -142,11 +165,15 @@ def build_discriminator(cfg: DiscriminatorConfig, in_dim: int, train_x: torch.Te
                         num_classes: int = 0, condition: str = "concat", outputs: int = 1,
                         extra_dim: int = 0, auxiliary: bool = False) -> Discriminator:
     d = Discriminator(in_dim, cfg.hidden, cfg.pieces, cfg.input_keep, cfg.hidden_keep, cfg.standardize_input,
-                      num_classes, condition, outputs, extra_dim, auxiliary)
+                      num_classes, condition, outputs, extra_dim, auxiliary, unit=cfg.unit,
+                      input_noise=cfg.input_noise, hidden_noise=cfg.hidden_noise)
     if cfg.standardize_input and train_x is not None:
         with torch.no_grad():
             d.input_mean.copy_(train_x.mean(0))
             d.input_std.copy_(train_x.std().clamp(min=1e-8))
     if cfg.init == "paper":
         init_uniform_(d, cfg.init_range)
+    if cfg.weight_norm:  # after the initialisation: g starts at ||v||, so D's function is unchanged
+        for layer in [m for m in d.modules() if isinstance(m, nn.Linear)]:
+            nn.utils.parametrizations.weight_norm(layer)
     return d
