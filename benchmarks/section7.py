@@ -93,11 +93,11 @@ def write(results: dict, name: str) -> None:
         lines += ["", "Test error in %.", ""]
     if results.get("inpaint"):
         lines += ["## Completing hidden pixels by searching z", "",
-                  "| run | hidden | images | accuracy whole | as seen | completed | hidden-pixel MSE (mean fill) |",
-                  "|---|---|---|---|---|---|---|"]
+                  ("| run | hidden | images | accuracy whole | as seen | completed by G | from the nearest training "
+                   "image | hidden-pixel MSE (mean fill) |"), "|---|---|---|---|---|---|---|---|"]
         for r in results["inpaint"]:
             lines.append(f"| {r['run']} | {r['mask_meaning']} | {r['images']} | {pct(r.get('accuracy_whole'))} | "
-                         f"{pct(r.get('accuracy_seen'))} | {pct(r.get('accuracy_completed'))} | "
+                         f"{pct(r.get('accuracy_seen'))} | {pct(r.get('accuracy_completed'))} | {pct(r.get('accuracy_nearest_fill'))} | "
                          f"{r['hidden_mse']:.4f} ({r['hidden_mse_mean_fill']:.4f}) |")
         lines += [""]
     atomic_write_text(RESULTS / f"{name}.md", "\n".join(lines))

@@ -84,3 +84,14 @@ def test_inpaint_refuses_a_conditional_run(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "advnets", "inpaint", run, "-n", "4", "--steps", "2", "--no-progress"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 1 and "class-conditional" in proc.stderr and not (run / "inpaint").exists()
+
+
+def test_nearest_fill_takes_the_hidden_pixels_of_the_nearest_training_image_on_the_visible_ones():
+    from advnets.inpaint import nearest_fill
+
+    train = torch.tensor([[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0], [1.0, 0.9, 0.5, 0.5]])
+    images = torch.tensor([[0.9, 1.0, 0.0, 0.0], [0.1, 0.0, 0.7, 0.7]])
+    visible = torch.tensor([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    # image 0 sees (0.9, 1.0): nearest is row 1 (distance 0.01) over row 2 (0.02); image 1 sees row 0
+    expected = torch.tensor([[0.9, 1.0, 0.0, 0.0], [0.1, 0.0, 1.0, 1.0]])
+    torch.testing.assert_close(nearest_fill(images, visible, train, block=1), expected)

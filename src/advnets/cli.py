@@ -276,7 +276,8 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     with tqdm(total=args.steps * -(-args.n // 250), desc="inpainting", disable=args.no_progress, leave=False) as bar:
         report, visible, completed = inpainting_report(trained, images, labels, source, args.mask, steps=args.steps,
                                                     restarts=args.restarts, lr=args.lr, realism=args.realism,
-                                                    D=D, seed=args.seed, progress=bar.update)
+                                                    D=D, seed=args.seed, progress=bar.update,
+                                                    train=load(source, "train", args.data_dir).x)
     report.update(run=str(trained.checkpoint.parent.parent), checkpoint=trained.checkpoint.name,
                   weights="average" if trained.averaged else "last iterate", split=args.split)
     out = Path(args.out) if args.out else trained.checkpoint.parent.parent / "inpaint"
@@ -289,7 +290,8 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
           f"{report['hidden_mse']:.4f} (filled with the mean image: {report['hidden_mse_mean_fill']:.4f})")
     if "accuracy_completed" in report:
         print(f"classifier accuracy: whole {report['accuracy_whole']:.4f}, as seen {report['accuracy_seen']:.4f}, "
-              f"completed {report['accuracy_completed']:.4f}")
+              f"completed {report['accuracy_completed']:.4f}; completed from the nearest training image "
+              f"{report['accuracy_nearest_fill']:.4f}")
     print(f"wrote {out / (args.mask + '.png')} (rows: whole, seen with hidden pixels grey, completed) and "
           f"{out / (args.mask + '.json')}")
     return 0

@@ -80,12 +80,27 @@ def complete(G: torch.nn.Module, x: torch.Tensor, visible: torch.Tensor, *, prio
     return visible * x + (1 - visible) * generated, generated
 
 
+@torch.no_grad()
+def nearest_fill(images: torch.Tensor, visible: torch.Tensor, train: torch.Tensor, block: int = 500) -> torch.Tensor:
+    """The baseline without G: each image's hidden pixels taken from the training image nearest to
+    it on its visible pixels."""
+    out = []
+    t, t_sq = train.double(), train.double().square()
+    for x, m in zip(images.double().split(block), visible.double().split(block)):
+        # sum_j m_j (t_j - x_j)^2 = m . t^2 - 2 (m x) . t + const
+        nearest = (m @ t_sq.T - 2 * (m * x) @ t.T).argmin(1)
+        out.append((m * x + (1 - m) * t[nearest]).float())
+    return torch.cat(out)
+
+
 def inpainting_report(trained, images: torch.Tensor, labels: torch.Tensor | None, source: str, mask: str, *,
                       steps: int = 300, restarts: int = 8, lr: float = 0.05, realism: float = 0.0, D=None,
-                      seed: int = 0, batch: int = 250, progress=None) -> tuple[dict, torch.Tensor, torch.Tensor]:
+                      seed: int = 0, batch: int = 250, train: torch.Tensor | None = None,
+                      progress=None) -> tuple[dict, torch.Tensor, torch.Tensor]:
     """Complete `images` [n, D] of `source` hidden by `mask` with the trained G; with labels and a
-    shipped classifier for `source`, its accuracy on the images whole, as seen (hidden pixels 0) and
-    completed. Returns (report, the visible mask [n, D], the completions [n, D])."""
+    shipped classifier for `source`, its accuracy on the images whole, as seen (hidden pixels 0),
+    completed, and (given the `train` images) completed from the nearest training image instead.
+    Returns (report, the visible mask [n, D], the completions [n, D])."""
     if trained.num_classes:
         raise ValueError("inpainting searches the noise of an unconditional G; this run is class-conditional "
                          "(its class would have to be known, or searched as well)")
@@ -107,7 +122,10 @@ def inpainting_report(trained, images: torch.Tensor, labels: torch.Tensor | None
 
     if labels is not None and source in SHIPPED and trained.image_shape == (28, 28):
         clf = load_classifier(source)
-        for name, x in (("whole", images), ("seen", seen), ("completed", completed)):
+        versions = [("whole", images), ("seen", seen), ("completed", completed)]
+        if train is not None:
+            versions.append(("nearest_fill", nearest_fill(images, visible, train)))
+        for name, x in versions:
             report[f"accuracy_{name}"] = float((clf(x)[1].argmax(1) == labels).double().mean())
         report["classifier"] = f"advnets {source} classifier ({clf.file})"
     return report, visible, completed
