@@ -9,7 +9,7 @@ write in the run folders (each command is in docs/recipes.md):
   precision/recall of samples whose classes are drawn as in the training data;
 - encoder: `advnets encoder RUN` (RUN/encoder/encoder.json): R^2 of z from G(z), and the
   1-nearest-neighbour label accuracy of E(x) on the test images;
-- semi: `advnets classify RUN` (RUN/classify/*.json): the semi-supervised D's test error,
+- semi: `advnets classify RUN` (RUN/classify/CHECKPOINT-*.json): the semi-supervised D's test error,
   logistic regression on D's features, and D's architecture trained on the labelled images alone;
 - inpaint: `advnets inpaint RUN --mask M` (RUN/inpaint/*.json): the classifier's accuracy on the
   test images whole, as seen, and completed.
@@ -51,11 +51,12 @@ def encoder(run: str) -> dict:
 
 
 def semi(run: str) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((_run(run) / "classify").glob("*.json"))]
+    latest = checkpoint.resolve(run).name
+    return [{**json.loads(p.read_text()), "run": run} for p in sorted((_run(run) / "classify").glob(f"{latest}-*.json"))]
 
 
 def inpaint(run: str) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((_run(run) / "inpaint").glob("*.json"))]
+    return [{**json.loads(p.read_text()), "run": run} for p in sorted((_run(run) / "inpaint").glob("*.json"))]
 
 
 def pct(v) -> str:
@@ -90,7 +91,7 @@ def write(results: dict, name: str) -> None:
         for r in results["semi"]:
             lines.append(f"| {r['run']} | {r['labelled']} | {r['label_seed']} | {pct(r.get('discriminator_error'))} | "
                          f"{pct(r['features_error'])} | {pct(r.get('supervised_error'))} |")
-        lines += ["", "Test error in %.", ""]
+        lines += ["", "Test error on the 10,000 test images.", ""]
     if results.get("inpaint"):
         lines += ["## Completing hidden pixels by searching z", "",
                   ("| run | hidden | images | accuracy whole | as seen | completed by G | from the nearest training "

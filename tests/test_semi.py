@@ -78,7 +78,8 @@ def test_classify_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "advnets", "classify", str(run), "--baseline-steps", "50"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    report = json.loads((run / "classify" / "labels-5-seed-0.json").read_text())
+    (written,) = (run / "classify").glob("step-*-labels-5-seed-0.json")
+    report = json.loads(written.read_text())
     assert report["labelled"] == 50 and report["discriminator_trained_on_these_labels"]
     for key in ("discriminator_error", "features_error", "supervised_error"):
         assert 0 <= report[key] <= 1

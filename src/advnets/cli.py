@@ -190,8 +190,10 @@ def cmd_figure(args: argparse.Namespace) -> int:
 
             E, _ = load_encoder(run)
             x = load(trained.config.data.source, "test", args.data_dir).x[:rows * cols]
+            # a BiGAN's E was trained against the G of its checkpoint, not against G's average
+            G = load_generator(folder, average=False).G if trained.config.encoder.kind != "none" else trained.G
             with torch.no_grad():
-                back = trained.G(encode(E, x))
+                back = G(encode(E, x))
             pairs = torch.stack([x.view(rows, cols, -1), back.view(rows, cols, -1)], 1)  # [rows, 2, cols, D]
             save_grid(pairs.reshape(-1, *trained.image_shape), out, nrow=cols, scale=3)
         elif name == "classes":
@@ -380,7 +382,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     print(f"  logistic regression on D's features: {100 * r['features_error']:.2f}% test error")
     if "supervised_error" in r:
         print(f"  supervised only (D's architecture):  {100 * r['supervised_error']:.2f}% test error")
-    out = Path(r["run"]) / "classify" / f"labels-{r['labels_per_class']}-seed-{r['label_seed']}.json"
+    out = Path(r["run"]) / "classify" / f"{r['checkpoint']}-labels-{r['labels_per_class']}-seed-{r['label_seed']}.json"
     atomic_write_text(out, json.dumps(r, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
