@@ -401,8 +401,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"run:        {run}")
     print(f"data:       {d.source}")
     print(f"generator:  z {g.noise_dim} ({g.prior}) -> {' -> '.join(map(str, g.hidden))} ({g.activation}) -> {g.output}")
-    print(f"discrim.:   maxout {' -> '.join(f'{h}x{config.discriminator.pieces}' for h in config.discriminator.hidden)}"
-          f" -> 1, keep {config.discriminator.input_keep}/{config.discriminator.hidden_keep}")
+    dc = config.discriminator
+    units = (f"maxout {' -> '.join(f'{h}x{dc.pieces}' for h in dc.hidden)}" if dc.unit == "maxout"
+             else f"relu {' -> '.join(map(str, dc.hidden))}")
+    outputs = "one logit per class" if config.semi.labels_per_class else "1"
+    print(f"discrim.:   {units} -> {outputs}, keep {dc.input_keep}/{dc.hidden_keep}")
+    aux = f" + auxiliary classifier ({config.condition.auxiliary_weight})" if config.condition.auxiliary_weight else ""
+    extensions = [f"condition {config.condition.kind}{aux}" if config.condition.kind != "none" else "",
+                  f"{config.semi.labels_per_class} labels per class" if config.semi.labels_per_class else "",
+                  f"encoder {config.encoder.kind}" if config.encoder.kind != "none" else ""]
+    if any(extensions):
+        print(f"section 7:  {', '.join(e for e in extensions if e)}")
     print(f"training:   {t.update} updates, k = {t.k}, {t.objective}, {o.name} lr {o.lr}, batch {t.batch_size}, "
           f"seed {t.seed}, {t.epochs} epochs" + (f" / {t.max_steps} steps" if t.max_steps else ""))
     try:
