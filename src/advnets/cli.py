@@ -353,7 +353,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from advnets.train import checkpoint
 
     run = checkpoint.resolve(args.run).parent.parent
-    E, record = load_encoder(run)
+    E, _ = load_encoder(run)
     source = json.loads((run / "config.json").read_text())["data"]["source"]
     data = load(source, args.split, args.data_dir)
     x = data.x[:args.n] if args.n else data.x
