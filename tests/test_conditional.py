@@ -205,5 +205,6 @@ def test_auxiliary_classifier_adds_weighted_cross_entropy_to_both_players(tmp_pa
 
     loaded = load_discriminator(tmp_path / "run")
     assert torch.equal(loaded.classify.weight, trainer.players.D.classify.weight)
-    with pytest.raises(Exception, match="condition.kind"):
-        tiny_config(condition={"auxiliary_weight": 1.0})
+    for kind in ("none", "concat"):  # a concat D's classifier would see the class it is to predict
+        with pytest.raises(Exception, match="needs condition.kind = 'projection'"):
+            tiny_config(condition={"kind": kind, "auxiliary_weight": 1.0})

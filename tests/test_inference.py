@@ -132,3 +132,16 @@ def test_bigan_trains_e_beside_g_with_the_flipped_objective(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "r2_generated" in json.loads((tmp_path / "run" / "encoder" / "encoder.json").read_text())
     assert not (tmp_path / "run" / "encoder" / "weights.safetensors").exists()  # E lives in the checkpoints
+
+
+def test_a_bigan_runs_discriminator_loads_back(tmp_path):
+    from advnets.sample import load_discriminator
+
+    config = tiny_config(encoder={"kind": "bigan", "hidden": [16]}, train={"epochs": 1})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    trainer.run()
+    D = load_discriminator(tmp_path / "run")
+    x, z = torch.rand(3, 64), torch.randn(3, 8)
+    torch.testing.assert_close(D(x, None, z), trainer.players.D.eval()(x, None, z))
+    proc = advnets("classify", tmp_path / "run", "--no-baseline")
+    assert proc.returncode == 1 and "BiGAN" in proc.stderr

@@ -95,3 +95,20 @@ def test_nearest_fill_takes_the_hidden_pixels_of_the_nearest_training_image_on_t
     # image 0 sees (0.9, 1.0): nearest is row 1 (distance 0.01) over row 2 (0.02); image 1 sees row 0
     expected = torch.tensor([[0.9, 1.0, 0.0, 0.0], [0.1, 0.0, 1.0, 1.0]])
     torch.testing.assert_close(nearest_fill(images, visible, train, block=1), expected)
+
+
+def test_realism_uses_a_semi_supervised_ds_log_sum_exp():
+    G = _Linear(16, 3)
+    x = G(torch.randn(2, 3, generator=torch.Generator().manual_seed(4))).detach()
+    visible = visible_mask("bottom", (4, 4), 2)
+    W = torch.randn(16, 5, generator=torch.Generator().manual_seed(5))
+
+    def classes(image, c=None):  # K = 5 class logits
+        return image @ W
+
+    def real_logit(image, c=None):
+        return torch.logsumexp(image @ W, 1)
+
+    runs = [complete(G, x, visible, prior="gaussian", noise_dim=3, steps=20, realism=0.5, D=d)[0]
+            for d in (classes, real_logit)]
+    torch.testing.assert_close(runs[0], runs[1])

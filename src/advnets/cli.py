@@ -190,6 +190,9 @@ def cmd_figure(args: argparse.Namespace) -> int:
 
             E, _ = load_encoder(run)
             x = load(trained.config.data.source, "test", args.data_dir).x[:rows * cols]
+            if len(x) < rows * cols:
+                raise cfgmod.ConfigError(f"--rows {rows} --cols {cols} asks for {rows * cols} test images; "
+                                         f"{trained.config.data.source} has {len(x)}")
             # a BiGAN's E was trained against the G of its checkpoint, not against G's average
             G = load_generator(folder, average=False).G if trained.config.encoder.kind != "none" else trained.G
             with torch.no_grad():
@@ -274,12 +277,18 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     if args.n > len(data):
         raise cfgmod.ConfigError(f"-n {args.n}: the {source} {args.split} split has {len(data)} images")
     images, labels = data.x[:args.n], (data.y[:args.n] if data.y is not None else None)
+    if args.realism > 0 and trained.config.encoder.kind != "none":
+        raise cfgmod.ConfigError("--realism weighs -log D(G(z)), and this run's D judges (x, z) pairs (BiGAN): "
+                                 "use --realism 0")
     D = load_discriminator(args.run) if args.realism > 0 else None
+    from advnets.metrics.classifier import SHIPPED
+
+    scored = labels is not None and source in SHIPPED  # only then is the nearest-image baseline measured
     with tqdm(total=args.steps * -(-args.n // 250), desc="inpainting", disable=args.no_progress, leave=False) as bar:
         report, visible, completed = inpainting_report(trained, images, labels, source, args.mask, steps=args.steps,
                                                     restarts=args.restarts, lr=args.lr, realism=args.realism,
                                                     D=D, seed=args.seed, progress=bar.update,
-                                                    train=load(source, "train", args.data_dir).x)
+                                                    train=load(source, "train", args.data_dir).x if scored else None)
     report.update(run=str(trained.checkpoint.parent.parent), checkpoint=trained.checkpoint.name,
                   weights="average" if trained.averaged else "last iterate", split=args.split)
     out = Path(args.out) if args.out else trained.checkpoint.parent.parent / "inpaint"
@@ -308,13 +317,17 @@ def cmd_encoder(args: argparse.Namespace) -> int:
     from advnets.io import atomic_write_text
     from advnets.sample import load_generator
 
-    hidden = [int(h) for h in args.hidden.split(",") if h.strip()] if args.hidden else []
+    try:
+        hidden = [int(h) for h in args.hidden.split(",") if h.strip()] if args.hidden else []
+    except ValueError:
+        hidden = []
     if not hidden or min(hidden) < 1:
         raise cfgmod.ConfigError(f"--hidden {args.hidden!r}: give layer widths like 1200,1200")
     trained = load_generator(args.run, average=not args.last_iterate)
     run = trained.checkpoint.parent.parent
     if trained.config.encoder.kind != "none":  # E was trained with G: measure it, fit nothing
-        trained = load_generator(args.run, average=False)  # the G that E played beside, not its average
+        if trained.averaged:  # measure E with the G it played beside, not G's average
+            trained = load_generator(args.run, average=False)
         E, record = load_encoder(args.run)
         print(f"{run} trains its own E with G (encoder.kind = {trained.config.encoder.kind}): measuring it")
     else:

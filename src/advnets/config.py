@@ -372,9 +372,9 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"condition.kind = {config.condition.kind!r} needs class labels, and data.source = "
             f"{config.data.source!r} has none: use mnist, fashion-mnist or digits, or condition.kind = 'none'")
-    if config.condition.auxiliary_weight and config.condition.kind == "none":
-        raise ConfigError("condition.auxiliary_weight > 0 asks G for classes: set condition.kind = 'concat' or "
-                          "'projection'")
+    if config.condition.auxiliary_weight and config.condition.kind != "projection":
+        raise ConfigError("condition.auxiliary_weight > 0 needs condition.kind = 'projection': with 'concat' D's "
+                          "classifier would see the class it is to predict, and with 'none' G is asked for no class")
     if config.semi.labels_per_class:
         if config.data.source not in ("mnist", "fashion-mnist", "digits"):
             raise ConfigError(f"semi.labels_per_class needs class labels, and data.source = {config.data.source!r} "

@@ -93,7 +93,7 @@ class Evaluation:
 def parse_metrics(text: str | list[str]) -> list[str]:
     names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
     if names == ["all"]:
-        return ["parzen", *CLASSIFIER_METRICS[:-1]]
+        return ["parzen", *(m for m in CLASSIFIER_METRICS if m != "classes")]
     unknown = [m for m in names if m not in METRICS]
     if unknown or not names:
         raise EvaluationError(f"unknown metric {', '.join(unknown) or '(none given)'}; "

@@ -63,6 +63,8 @@ def complete(G: torch.nn.Module, x: torch.Tensor, visible: torch.Tensor, *, prio
         loss = ((image - target) * seen).square().sum()
         if realism > 0:
             logits = D(image, c) if c is not None else D(image)
+            if logits.ndim == 2:  # a semi-supervised D's class logits: its real logit is their log-sum-exp
+                logits = torch.logsumexp(logits, 1)
             loss = loss + realism * torch.nn.functional.softplus(-logits).sum()
         (grad,) = torch.autograd.grad(loss, z)  # G and D keep no gradients
         z.grad = grad

@@ -108,6 +108,7 @@ def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:
     outputs = next(v.shape[0] for k, v in state.items() if k.startswith(f"net.{last}.") and v.ndim == 2)
     D = build_discriminator(config.discriminator, meta["data_dim"], num_classes=len(freqs) if freqs else 0,
                             condition=config.condition.kind, outputs=outputs,  # K: semi-supervised
-                            auxiliary=config.condition.auxiliary_weight > 0)
+                            auxiliary=config.condition.auxiliary_weight > 0,
+                            extra_dim=config.generator.noise_dim if config.encoder.kind == "bigan" else 0)
     D.load_state_dict(state)
     return D.to(device).eval()

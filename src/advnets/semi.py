@@ -82,6 +82,10 @@ def classification_report(run, *, labels_per_class: int | None = None, label_see
     folder = checkpoint.resolve(run)
     meta = json.loads((folder / "state.json").read_text())
     config = from_dict(meta["config"], source=f"{folder}/state.json")
+    if config.condition.kind != "none" or config.encoder.kind != "none":
+        raise ValueError(f"{folder.parent.parent} has a D that judges x together with "
+                         f"{'a class' if config.condition.kind != 'none' else 'a code z (BiGAN)'}; classify needs a "
+                         "D of x alone: an unconditional run, or a semi-supervised one (semi.labels_per_class)")
     semi = config.semi
     per_class = labels_per_class or semi.labels_per_class or 10
     seed = label_seed if label_seed is not None else semi.label_seed

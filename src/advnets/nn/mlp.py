@@ -99,7 +99,7 @@ class Discriminator(nn.Module):
         logit = self._squeeze(self.net[-1](h))
         if self.num_classes and not self.concat:
             if c is None:
-                one_hot(c, self.num_classes, h.dtype)  # raises the error that names the missing classes
+                raise ValueError(f"this network is class-conditional ({self.num_classes} classes): pass the classes c")
             logit = logit + (self.embed(c) * h).sum(-1)
         if with_classes:
             return logit, self.classify(h)

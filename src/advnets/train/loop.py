@@ -82,7 +82,7 @@ def build_players(config: Config, train: Dataset, device: torch.device, num_clas
                             d_outputs, extra_dim=config.generator.noise_dim if bigan else 0,
                             auxiliary=config.condition.auxiliary_weight > 0).to(device)
     E = build_encoder(config, train.dim).to(device) if bigan else None
-    g_side = list(G.parameters()) + (list(E.parameters()) if E is not None else [])
+    g_side = [*G.parameters(), *(E.parameters() if E is not None else [])]  # G and E play as one side
     return Players(G, D, make_optimizer(g_side, config.optim), make_optimizer(D.parameters(), config.optim), E)
 
 
@@ -145,7 +145,7 @@ class Trainer:
                                "set has none")
             self.labelled = labelled_subset(self.data.y, config.semi.labels_per_class,
                                             config.semi.label_seed).to(self.device)
-            self.y = self.data.y.to(self.device)
+            self.y = self.data.y.to(self.device)  # (the config forbids semi with a conditional model)
             d_outputs = int(self.data.y.max()) + 1
 
         if self.device.type == "cpu":
