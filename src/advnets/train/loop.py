@@ -314,7 +314,7 @@ class Trainer:
 
     def simultaneous_step(self) -> torch.Tensor:
         """The reference code's update: D's and G's gradients from one minibatch, applied together."""
-        G, D, g_opt, d_opt = self.players.G, self.players.D, self.players.g_opt, self.players.d_opt
+        G, g_opt, d_opt = self.players.G, self.players.g_opt, self.players.d_opt
         x, c = self.next_batch(self.step % self.steps_per_epoch)
         z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
         fake = G(z, c_fake)
