@@ -127,12 +127,17 @@ class Trainer:
             raise RunError(f"the {config.data.source} training set has {len(self.data)} examples, fewer than "
                            f"train.batch_size x train.k = {t.batch_size * t.k}: lower the batch size or k")
         self.x = self.data.x.to(self.device)
-        self.num_classes, self.y, self.class_freq = 0, None, None
-        if config.condition.kind != "none":
+        # the class labels, for a conditional model or a semi-supervised D
+        label_users = [f"condition.kind = {config.condition.kind!r}" if config.condition.kind != "none" else "",
+                       "semi.labels_per_class" if config.semi.labels_per_class else ""]
+        self.y = None
+        if any(label_users):
             if self.data.y is None:
-                raise RunError(f"condition.kind = {config.condition.kind!r} needs class labels; the "
+                raise RunError(f"{' and '.join(u for u in label_users if u)} needs class labels; the "
                                f"{config.data.source} training set has none")
             self.y = self.data.y.to(self.device)
+        self.num_classes, self.class_freq = 0, None
+        if config.condition.kind != "none":
             self.class_freq = class_frequencies(self.data.y).to(self.device)
             self.num_classes = len(self.class_freq)
         self.g_objective = GENERATOR_OBJECTIVES.get(t.objective)  # None: feature matching
@@ -140,12 +145,8 @@ class Trainer:
         if config.semi.labels_per_class:
             from advnets.semi import labelled_subset
 
-            if self.data.y is None:
-                raise RunError(f"semi.labels_per_class needs class labels; the {config.data.source} training "
-                               "set has none")
             self.labelled = labelled_subset(self.data.y, config.semi.labels_per_class,
                                             config.semi.label_seed).to(self.device)
-            self.y = self.data.y.to(self.device)  # (the config forbids semi with a conditional model)
             d_outputs = int(self.data.y.max()) + 1
 
         if self.device.type == "cpu":
