@@ -1,6 +1,7 @@
-"""Training throughput of the mnist-paper setting: advnets against a minimal hand-written loop.
+"""Training throughput: advnets against a minimal hand-written loop of the same mathematics, for
+the mnist-paper preset (the default) or the convolutional mnist-dcgan preset (`--preset`).
 
-Both run the same mathematics: G 100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, D maxout
+mnist-paper: G 100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, D maxout
 240x5 -> 240x5 -> 1 with dropout (keep 0.8 on the input, 0.5 elsewhere), the non-saturating
 objective, simultaneous updates (both gradients from one minibatch), SGD with momentum 0.5 and
 the per-update learning-rate decay, batch 100, and a moving average of G's weights updated
@@ -8,15 +9,24 @@ after every step (the preset samples from it). The hand-written loop is what a u
 in plain PyTorch; advnets runs its full `Trainer.run()`, with its per-epoch sample grid,
 checkpoint, metrics log and training-curve plot included in the time.
 
-One repetition is one epoch (500 steps) of each, alternating, in one process; the result is
-the median over repetitions of advnets' images/s divided by the hand-written loop's.
+mnist-dcgan: G 100 -> linear to 128 x 7 x 7 -> batch norm, ReLU -> transposed conv to 64 x 14 x 14
+-> batch norm, ReLU -> transposed conv to 1 x 28 x 28 -> sigmoid; D two strided 4x4 convolutions
+(64, 128 channels, leaky ReLU 0.2) and a linear output, every layer spectrally normalised;
+Algorithm 1's alternating updates (D on a minibatch, then G on fresh noise), the non-saturating
+objective, Adam (2e-4, betas 0.5, 0.999), batch 64, Gaussian noise, and an average of G's weights
+and batch-norm statistics with a half-life of 500 steps.
+
+One repetition is `--steps` steps of each, alternating, in one process; the result is the median
+over repetitions of advnets' images/s divided by the hand-written loop's.
 
     python benchmarks/train_throughput.py --data-dir ../shared/data --reps 5
+    python benchmarks/train_throughput.py --data-dir ../shared/data --reps 5 --preset mnist-dcgan --steps 300
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import platform
 import statistics
@@ -88,42 +98,94 @@ def hand_written_epoch(train_x: torch.Tensor, steps: int, seed: int) -> float:
     return steps * 100 / (time.perf_counter() - start)
 
 
+def hand_dcgan(train_x: torch.Tensor):
+    sn = nn.utils.parametrizations.spectral_norm
+    G = nn.Sequential(nn.Linear(100, 128 * 7 * 7, bias=False), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128),
+                      nn.ReLU(), nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                      nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Sigmoid(), nn.Flatten())
+    D = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), sn(nn.Conv2d(1, 64, 4, 2, 1)), nn.LeakyReLU(0.2),
+                      sn(nn.Conv2d(64, 128, 4, 2, 1)), nn.LeakyReLU(0.2), nn.Flatten(), sn(nn.Linear(128 * 7 * 7, 1)))
+    mean = train_x.mean().clamp(1e-3, 1 - 1e-3)
+    with torch.no_grad():
+        G[7].bias.fill_(float(torch.log(mean / (1 - mean))))
+    return G, D
+
+
+def hand_written_dcgan(train_x: torch.Tensor, steps: int, seed: int) -> float:
+    """Steps of the plain PyTorch DCGAN loop; returns images per second."""
+    torch.manual_seed(seed)
+    G, D = hand_dcgan(train_x)
+    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    G_avg = copy.deepcopy(G).eval()
+    decay = 0.5 ** (1 / 500)
+    start = time.perf_counter()
+    perm = torch.randperm(train_x.shape[0])
+    for step in range(steps):
+        x = train_x[perm[step * 64:(step + 1) * 64]]
+        with torch.no_grad():
+            fake = G(torch.randn(64, 100))
+        d_loss = 0.5 * (F.softplus(-D(x)).mean() + F.softplus(D(fake)).mean())
+        d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_opt.step()
+        g_loss = F.softplus(-D(G(torch.randn(64, 100)))).mean()
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_opt.step()
+        with torch.no_grad():
+            for a, p in zip([*G_avg.parameters(), *G_avg.buffers()], [*G.parameters(), *G.buffers()]):
+                if a.is_floating_point():
+                    a.lerp_(p, max(1 - decay, 1 / (step + 1)))
+                else:
+                    a.copy_(p)
+    return steps * 64 / (time.perf_counter() - start)
+
+
+HAND_WRITTEN = {"mnist-paper": hand_written_epoch, "mnist-dcgan": hand_written_dcgan}
+
+
 def advnets_epoch(config: cfgmod.Config, train, steps: int, workdir: Path, rep: int) -> float:
-    """One epoch through advnets' Trainer; returns images per second."""
+    """`steps` steps through advnets' Trainer; returns images per second."""
     config = cfgmod.apply(config, {"train": {"max_steps": steps, "seed": rep}}, source="benchmark")
     trainer = Trainer(config, workdir / f"run-{rep}", progress=False, train_data=train)
     start = time.perf_counter()
     trainer.run()
-    return steps * 100 / (time.perf_counter() - start)
+    return steps * config.train.batch_size / (time.perf_counter() - start)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=500, help="steps per repetition (500 = one MNIST epoch)")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "train_throughput.md"))
+    parser.add_argument("--steps", type=int, default=500, help="steps per repetition (500 = one mnist-paper epoch)")
+    parser.add_argument("--preset", default="mnist-paper", choices=sorted(HAND_WRITTEN))
+    parser.add_argument("--out", default=None, help="default: benchmarks/results/train_throughput[_dcgan].md")
     args = parser.parse_args()
+    suffix = "" if args.preset == "mnist-paper" else "_dcgan"
+    args.out = args.out or str(Path(__file__).parent / "results" / f"train_throughput{suffix}.md")
+    hand_written = HAND_WRITTEN[args.preset]
 
     import matplotlib.pyplot  # noqa: F401  (imported once up front, as in any long run)
 
-    config = cfgmod.load_preset("mnist-paper")
+    config = cfgmod.load_preset(args.preset)
     train = load("mnist", "train", args.data_dir)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         advnets_epoch(config, train, 20, Path(tmp), -1)  # warm-up of both paths
-        hand_written_epoch(train.x, 20, 0)
+        hand_written(train.x, 20, 0)
         for rep in range(args.reps):
             a = advnets_epoch(config, train, args.steps, Path(tmp), rep)
-            h = hand_written_epoch(train.x, args.steps, rep)
+            h = hand_written(train.x, args.steps, rep)
             rows.append((a, h, a / h))
             print(f"rep {rep}: advnets {a:.0f} images/s, hand-written {h:.0f} images/s, ratio {a / h:.3f}", flush=True)
 
     ratio = statistics.median(r[2] for r in rows)
     lines = [
-        "# Training throughput: mnist-paper, advnets vs a hand-written PyTorch loop",
+        f"# Training throughput: {args.preset}, advnets vs a hand-written PyTorch loop",
         "",
-        f"Command: `python benchmarks/train_throughput.py --reps {args.reps} --steps {args.steps}`  ",
+        f"Command: `python benchmarks/train_throughput.py --reps {args.reps} --steps {args.steps}"
+        f"{'' if args.preset == 'mnist-paper' else ' --preset ' + args.preset}`  ",
         f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
         f"Python {platform.python_version()}  ",
         f"Date: {time.strftime('%Y-%m-%d')}",
@@ -133,7 +195,7 @@ def main() -> None:
         *[f"| {i} | {a:.0f} | {h:.0f} | {r:.3f} |" for i, (a, h, r) in enumerate(rows)],
         "",
         f"**Median ratio: {ratio:.3f}** (target >= 0.95). advnets' time includes its per-epoch sample grid, "
-        "checkpoint, metrics log and curve plot.",
+        "checkpoint, metrics log and curve plot (at the end of each repetition's run).",
         f"Seconds per epoch (50,000 images), median: advnets {50_000 / statistics.median(r[0] for r in rows):.1f} s, "
         f"hand-written {50_000 / statistics.median(r[1] for r in rows):.1f} s.",
         "",

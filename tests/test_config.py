@@ -41,7 +41,7 @@ def test_unknown_key_lists_valid_ones(tmp_path):
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"train": {"objective": "wasserstein"}}, "one of 'non-saturating', 'minimax'"),
+    ({"train": {"objective": "wgan"}}, "one of 'non-saturating', 'minimax'"),
     ({"train": {"batch_size": 0}}, "out of range"),
     ({"train": {"batch_size": 1.5}}, "an integer"),
     ({"discriminator": {"input_keep": 1.5}}, "out of range"),

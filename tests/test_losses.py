@@ -2,7 +2,11 @@ import math
 
 import torch
 
-from advnets.losses import discriminator_loss, generator_minimax, generator_non_saturating
+from advnets.losses import (
+    discriminator_loss,
+    generator_minimax,
+    generator_non_saturating,
+)
 
 
 def logit(p):
@@ -42,3 +46,41 @@ def test_minimax_saturates_where_non_saturating_does_not():
     assert abs(float(l1.grad)) < 1e-3 and abs(float(l2.grad)) > 0.99
     # Same direction: both push D(G(z)) up (the minimax loss decreases as the logit rises).
     assert float(l1.grad) < 0 and float(l2.grad) < 0
+
+
+REAL = torch.tensor([2.0, 0.5, -0.5], dtype=torch.float64)
+FAKE = torch.tensor([-1.5, 0.25], dtype=torch.float64)
+
+
+def test_hinge_by_hand():
+    from advnets.losses import discriminator_hinge, generator_hinge
+
+    # real: max(0, 1-2)=0, max(0, 0.5)=0.5, max(0, 1.5)=1.5 -> mean 2/3; fake: max(0, -0.5)=0, 1.25 -> mean 0.625
+    assert math.isclose(float(discriminator_hinge(REAL, FAKE)), 2 / 3 + 0.625, rel_tol=1e-12)
+    assert math.isclose(float(generator_hinge(FAKE)), 0.625, rel_tol=1e-12)  # -(-1.5 + 0.25) / 2
+
+
+def test_least_squares_by_hand():
+    from advnets.losses import discriminator_least_squares, generator_least_squares
+
+    # real: (1, 0.25, 2.25) -> mean 7/6; fake: (2.25, 0.0625) -> mean 1.15625
+    assert math.isclose(float(discriminator_least_squares(REAL, FAKE)), 0.5 * (7 / 6 + 1.15625), rel_tol=1e-12)
+    # (6.25 + 0.5625) / 2 / 2
+    assert math.isclose(float(generator_least_squares(FAKE)), 0.5 * (6.25 + 0.5625) / 2, rel_tol=1e-12)
+
+
+def test_wasserstein_by_hand():
+    from advnets.losses import critic_wasserstein, generator_wasserstein
+
+    assert math.isclose(float(critic_wasserstein(REAL, FAKE)), -0.625 - 2 / 3, rel_tol=1e-12)
+    assert math.isclose(float(generator_wasserstein(FAKE)), 0.625, rel_tol=1e-12)
+
+
+def test_every_configurable_objective_is_paired():
+    import typing
+
+    from advnets.config import TrainConfig
+    from advnets.losses import OBJECTIVES
+
+    names = typing.get_args(typing.get_type_hints(TrainConfig)["objective"])
+    assert set(names) == set(OBJECTIVES)

@@ -30,6 +30,25 @@ VARIANTS = {
     "semi-supervised": ["--semi.labels_per_class", "5", "--train.objective", "feature-matching"],
     # BiGAN: E trained beside G, D judging (x, E(x)) against (G(z), z)
     "bigan": ["--encoder.kind", "bigan", "--encoder.hidden", "16", "--train.update", "alternating"],
+    # convolutional G (batch norm: running statistics) and D (spectral norm: power-iteration
+    # vectors), the hinge objective, R1, and an average set by its half-life
+    "dcgan-hinge-r1": ["--generator.kind", "dcgan", "--generator.hidden", "16,8", "--generator.batch_norm", "true",
+                       "--discriminator.kind", "dcgan", "--discriminator.unit", "leaky_relu",
+                       "--discriminator.hidden", "8,16", "--discriminator.spectral_norm", "true",
+                       "--train.objective", "hinge", "--penalty.r1", "1.0", "--average.kind", "ema",
+                       "--average.half_life", "5", "--train.update", "alternating", "--optim.name", "adam",
+                       "--optim.lr", "0.001", "--optim.lr_g", "0.002"],
+    # WGAN-GP: a critic with the gradient penalty at random interpolates, k = 2
+    "wasserstein-gp": ["--train.objective", "wasserstein", "--penalty.gradient", "10", "--train.update",
+                       "alternating", "--train.k", "2", "--optim.name", "adam", "--optim.lr", "0.001",
+                       "--discriminator.input_keep", "1", "--discriminator.hidden_keep", "1"],
+    # Salimans et al.'s semi-supervised setting: data-initialised weight-normalised ReLU D with
+    # Gaussian noise, a batch-normalised softplus G
+    "semi-weight-norm": ["--semi.labels_per_class", "5", "--train.objective", "feature-matching",
+                         "--discriminator.unit", "relu", "--discriminator.weight_norm", "true",
+                         "--discriminator.init", "data", "--discriminator.input_noise", "0.3",
+                         "--discriminator.hidden_noise", "0.5", "--generator.batch_norm", "true",
+                         "--generator.activation", "softplus", "--train.update", "alternating"],
 }
 
 

@@ -36,8 +36,17 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def resolve_config(args: argparse.Namespace) -> cfgmod.Config:
-    """Preset (or the defaults), then the TOML file, then command-line fields."""
-    config = cfgmod.load_preset(args.preset) if args.preset else cfgmod.Config()
+    """Preset (or the defaults), then `--data`'s settings, then the TOML file, then command-line fields."""
+    preset = args.preset
+    data_values = {}
+    if getattr(args, "data", None):
+        from advnets.data.sniff import defaults_for
+
+        data_values = defaults_for(args.data, with_model=not preset and not args.config)
+        preset = preset or data_values.pop("preset", None)
+    config = cfgmod.load_preset(preset) if preset else cfgmod.Config()
+    if data_values:
+        config = cfgmod.apply(config, data_values, source=f"--data {args.data}")
     if args.config:
         config = cfgmod.load_toml(args.config, base=config)
     return cfgmod.apply(config, _overrides(args), source="command line", from_text=True)
@@ -119,7 +128,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     protocol = Protocol(samples=args.samples, seed=args.seed, split=args.split, split_start=args.split_start,
                         split_rows=args.split_rows,
                         valid_rows=args.valid_rows, kid_subsets=args.kid_subsets,
-                        kid_subset_size=args.kid_subset_size, pr_k=args.pr_k, memory_mb=args.memory_mb)
+                        kid_subset_size=args.kid_subset_size, pr_k=args.pr_k, memory_mb=args.memory_mb,
+                        mode_samples=args.mode_samples)
     if args.sigmas:
         protocol.sigmas = _sigmas(args.sigmas)
     result = evaluate(args.run, args.metric, protocol, reference=args.reference, source=args.data,
@@ -141,6 +151,7 @@ FIGURES = {
     "curves": "training curves: both losses, mean D(x) and D(G(z))",
     "classes": "a conditional model: one row per class, the same noise down each column",
     "reconstruction": "test images x above G(E(x)), E the run's fitted encoder (advnets encoder)",
+    "modes": "a 2-D toy run: samples over the mixture's modes, covered and missed (PacGAN's protocol)",
 }
 
 
@@ -163,6 +174,21 @@ def cmd_figure(args: argparse.Namespace) -> int:
         from advnets.figures.toy1d import save_toy1d_figure
 
         save_toy1d_figure(_four_checkpoints(run, folder, args.steps), out, seed=args.seed)
+    elif name == "modes":
+        from advnets.data.toy import TOYS
+        from advnets.figures.modes import save_modes_figure
+        from advnets.metrics.modes import mode_coverage
+        from advnets.sample import load_generator
+
+        trained = load_generator(folder, average=not args.last_iterate)
+        toy = TOYS.get(trained.config.data.source)
+        if toy is None or toy.dim != 2:
+            raise cfgmod.ConfigError(f"the modes figure draws a 2-D toy mixture (ring-2d, grid-2d); "
+                                     f"{trained.config.data.source} is not one")
+        x = trained.sample(args.samples, seed=args.seed)
+        coverage = mode_coverage(x, toy.means_tensor(), toy.std)
+        save_modes_figure(x.numpy(), toy.means_tensor().numpy(), toy.std, coverage, out,
+                          title=f"{run.name} @ step {trained.step}: ")
     else:
         from advnets.sample import load_generator
 
@@ -175,10 +201,10 @@ def cmd_figure(args: argparse.Namespace) -> int:
         trained.check_label(args.label)
         g = trained.config.generator
         if name == "neighbours":
-            from advnets.data import load
+            from advnets.data import from_config
             from advnets.figures.neighbours import save_neighbour_figure
 
-            train = load(trained.config.data.source, "train", args.data_dir)
+            train = from_config(trained.config.data, "train", args.data_dir)
             save_neighbour_figure(trained.sample(rows * (cols - 1), seed=args.seed, label=args.label), train.x,
                                   trained.image_shape, out, rows=rows, cols=cols)
         elif name == "reconstruction":
@@ -412,13 +438,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     rows = read_metrics(run / "metrics.jsonl")
     d, g, t, o = config.data, config.generator, config.train, config.optim
     print(f"run:        {run}")
-    print(f"data:       {d.source}")
-    print(f"generator:  z {g.noise_dim} ({g.prior}) -> {' -> '.join(map(str, g.hidden))} ({g.activation}) -> {g.output}")
+    print(f"data:       {d.source}" + (f" ({d.path})" if d.path else ""))
+    bn = ", batch norm" if g.batch_norm else ""
+    print(f"generator:  {g.kind}: z {g.noise_dim} ({g.prior}) -> {' -> '.join(map(str, g.hidden))} "
+          f"({g.activation}{bn}) -> {g.output}")
     dc = config.discriminator
     units = (f"maxout {' -> '.join(f'{h}x{dc.pieces}' for h in dc.hidden)}" if dc.unit == "maxout"
-             else f"relu {' -> '.join(map(str, dc.hidden))}")
+             else f"{dc.unit} {' -> '.join(map(str, dc.hidden))}")
     outputs = "one logit per class" if config.semi.labels_per_class else "1"
-    print(f"discrim.:   {units} -> {outputs}, keep {dc.input_keep}/{dc.hidden_keep}")
+    norms = [n for n, on in (("spectral norm", dc.spectral_norm), ("weight norm", dc.weight_norm),
+                             (f"packs of {dc.pack}", dc.pack > 1)) if on]
+    print(f"discrim.:   {dc.kind}: {units} -> {outputs}, keep {dc.input_keep}/{dc.hidden_keep}"
+          + "".join(f", {n}" for n in norms))
+    p = config.penalty
+    if p.gradient or p.r1:
+        print("penalties:  " + ", ".join(f"{n} {v}" for n, v in (("gradient", p.gradient), ("r1", p.r1)) if v))
     aux = f" + auxiliary classifier ({config.condition.auxiliary_weight})" if config.condition.auxiliary_weight else ""
     extensions = [f"condition {config.condition.kind}{aux}" if config.condition.kind != "none" else "",
                   f"{config.semi.labels_per_class} labels per class" if config.semi.labels_per_class else "",
@@ -457,6 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="a TOML file of fields, merged over the preset")
     p.add_argument("--out", help="the run folder to create (default runs/PRESET-TIME)")
     p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
+    p.add_argument("--data", metavar="PATH", help="train on your data: a folder of images, a .npy/.npz array, or "
+                   "CIFAR-10's folder of .bin files (without --preset: a DCGAN of about 5,000 steps)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config as TOML and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -498,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kid-subset-size", type=int, default=1000, help="KID subset size (default 1000)")
     p.add_argument("--pr-k", type=int, default=3, help="neighbours of precision/recall (default 3)")
     p.add_argument("--memory-mb", type=int, default=256, help="memory budget of the Parzen blocks (default 256)")
+    p.add_argument("--mode-samples", type=int, default=2500, help="samples whose modes are counted (default 2500)")
     p.add_argument("--out", help="also write the result as JSON to this file")
     p.add_argument("--no-write", action="store_true", help="do not record the result in the run's evaluation.json")
     _add_last_iterate_flag(p)
@@ -514,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=6, help="rows of images (default 6)")
     p.add_argument("--cols", type=int, default=8, help="columns of images (default 8)")
     p.add_argument("--steps", help="toy1d: the training steps to draw, e.g. 500,1000,2000,5000")
+    p.add_argument("--samples", type=int, default=2500, help="modes: samples drawn (default 2500, the protocol's)")
     p.add_argument("--data-dir", help="folder holding the data files (neighbours)")
     p.add_argument("--label", type=int, default=None,
                    help="neighbours, interpolation: a conditional model's class (default: drawn as in the data)")

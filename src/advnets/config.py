@@ -36,9 +36,21 @@ def _bounds(lo=None, hi=None, *, lo_open=False):
 
 @dataclass
 class DataConfig:
-    source: Literal["mnist", "fashion-mnist", "digits", "gaussian-1d", "ring-2d", "grid-2d"] = "mnist"
+    # images: a folder of your images; array: a .npy/.npz file of yours; cifar10: CIFAR-10's
+    # binary files (advnets.data.sources).
+    source: Literal["mnist", "fashion-mnist", "digits", "cifar10", "gaussian-1d", "ring-2d", "grid-2d", "images",
+                    "array"] = "mnist"
     # Folder holding the IDX files; else $ADVNETS_DATA, else the per-user cache folder.
     dir: Optional[str] = None
+    # The folder of images or the array file (images, array); CIFAR-10's folder of .bin files
+    # (else dir/cifar-10-batches-bin).
+    path: Optional[str] = None
+    # A folder's images are resized (shorter side) and centre-cropped to image_size x image_size,
+    # or with resize = false must already be that size.
+    image_size: int = field(default=32, metadata=_bounds(2))
+    resize: bool = True
+    # auto: grayscale when every image's three channels are equal, else RGB.
+    color: Literal["auto", "grayscale", "rgb"] = "auto"
     # Fetch missing IDX files from the public mirrors (checksummed).
     download: bool = True
     # Number of training points drawn from a toy distribution (its fixed training set).
@@ -47,11 +59,18 @@ class DataConfig:
 
 @dataclass
 class GeneratorConfig:
+    # mlp: the paper's multilayer perceptron, `hidden` its layer widths; dcgan: a convolutional
+    # generator (Radford et al., 2016) for images, `hidden` its channel widths, one per doubling
+    # of the image side (advnets.nn.conv).
+    kind: Literal["mlp", "dcgan"] = "mlp"
     noise_dim: int = field(default=100, metadata=_bounds(1))
     # uniform: U[-sqrt(3), sqrt(3)] (unit variance, as the reference code); gaussian: N(0, 1).
     prior: Literal["uniform", "gaussian"] = "uniform"
     hidden: list[int] = field(default_factory=lambda: [1200, 1200])
-    activation: Literal["relu", "leaky_relu", "tanh"] = "relu"
+    activation: Literal["relu", "leaky_relu", "tanh", "softplus"] = "relu"
+    # Batch normalisation of every hidden layer before its activation (Ioffe & Szegedy, 2015):
+    # batch statistics in training, running ones when sampling.
+    batch_norm: bool = False
     # sigmoid for pixels in [0, 1]; linear for real-valued data (the toy distributions).
     output: Literal["sigmoid", "linear"] = "sigmoid"
     # paper: weights uniform in +-init_range, biases zero; pytorch: PyTorch's default init.
@@ -64,8 +83,11 @@ class GeneratorConfig:
 
 @dataclass
 class DiscriminatorConfig:
-    # maxout: the paper's units (`pieces` affine maps each); relu: rectified linear units.
-    unit: Literal["maxout", "relu"] = "maxout"
+    # mlp: the paper's perceptron; dcgan: strided convolutions for images, `hidden` their channel
+    # widths, one per halving of the image side (advnets.nn.conv).
+    kind: Literal["mlp", "dcgan"] = "mlp"
+    # maxout: the paper's units (`pieces` affine maps each); relu, leaky_relu (slope 0.2).
+    unit: Literal["maxout", "relu", "leaky_relu"] = "maxout"
     hidden: list[int] = field(default_factory=lambda: [240, 240])
     pieces: int = field(default=5, metadata=_bounds(1))
     # Dropout keep probabilities on the input of the first layer and of every later layer.
@@ -77,12 +99,30 @@ class DiscriminatorConfig:
     hidden_noise: float = field(default=0.0, metadata=_bounds(0.0))
     # Weight normalisation of every layer: w = g v / ||v|| (Salimans & Kingma, 2016).
     weight_norm: bool = False
-    init: Literal["paper", "pytorch"] = "paper"
+    # paper: uniform in +-init_range, biases zero; pytorch: PyTorch's default; data: PyTorch's
+    # default, then every layer scaled and shifted so that its outputs on a batch of training
+    # images have mean 0 and variance 1 (data-dependent init, Salimans & Kingma 2016).
+    init: Literal["paper", "pytorch", "data"] = "paper"
     init_range: float = field(default=0.005, metadata=_bounds(0.0, lo_open=True))
     # Shift and scale D's input by the training data's mean and standard deviation (fixed, saved
     # with the weights). For data far from the origin, such as the 1-D toy at mean 4: otherwise
     # every maxout unit's kinks lie outside the data and D starts, and stays, nearly linear.
     standardize_input: bool = False
+    # Spectral normalisation of every layer: w / sigma_max(w), sigma by one power iteration per
+    # training forward pass (Miyato et al., 2018).
+    spectral_norm: bool = False
+    # PacGAN (Lin et al., 2018): D judges `pack` examples at once, concatenated into one input, all
+    # real or all generated; it then sees the diversity of a set, which penalises mode collapse.
+    pack: int = field(default=1, metadata=_bounds(1))
+
+
+@dataclass
+class PenaltyConfig:
+    """Penalties on D's input gradient, added to D's loss (advnets.penalties); 0 turns one off."""
+    # lambda of WGAN-GP's (||grad D(x_hat)|| - 1)^2 at points between real and generated images
+    gradient: float = field(default=0.0, metadata=_bounds(0.0))
+    # gamma of R1's (gamma / 2) ||grad D(x)||^2 on real images
+    r1: float = field(default=0.0, metadata=_bounds(0.0))
 
 
 @dataclass
@@ -112,8 +152,10 @@ class TrainConfig:
     # Discriminator steps per generator step (Algorithm 1's k).
     k: int = field(default=1, metadata=_bounds(1))
     # non-saturating: G maximises log D(G(z)); minimax: G minimises log(1 - D(G(z)));
-    # feature-matching: G matches the mean of D's last hidden layer on real data (Salimans et al., 2016).
-    objective: Literal["non-saturating", "minimax", "feature-matching"] = "non-saturating"
+    # feature-matching: G matches the mean of D's last hidden layer on real data (Salimans et al., 2016);
+    # hinge, least-squares, wasserstein: those games' D and G losses (advnets.losses).
+    objective: Literal["non-saturating", "minimax", "feature-matching", "hinge", "least-squares",
+                       "wasserstein"] = "non-saturating"
     # simultaneous: both gradients from one minibatch, applied together (the reference code);
     # alternating: Algorithm 1 as printed, k D updates then one G update on fresh noise.
     update: Literal["simultaneous", "alternating"] = "simultaneous"
@@ -140,6 +182,9 @@ class AverageConfig:
     # So the first 1/(1 - decay) iterates get the plain mean (no pull towards the first one),
     # later ones the moving average; decay = 1 keeps the plain mean throughout (Polyak-Ruppert).
     decay: float = field(default=0.9999, metadata=_bounds(0.0, 1.0))
+    # The same set as a half-life: the weight of an iterate halves every `half_life` generator
+    # steps, i.e. decay = 0.5 ** (1 / half_life); setting either one sets the other.
+    half_life: Optional[float] = field(default=None, metadata=_bounds(0.0, lo_open=True))
     # The first epoch (0-based) whose iterates are averaged: early ones are far from any good G.
     start_epoch: int = field(default=0, metadata=_bounds(0))
 
@@ -192,6 +237,7 @@ class Config:
     condition: ConditionConfig = field(default_factory=ConditionConfig)
     semi: SemiConfig = field(default_factory=SemiConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -204,7 +250,7 @@ class Config:
 # not the mathematics of the steps already taken or still to take.
 RESUMABLE_FIELDS = frozenset(
     {"train.epochs", "train.max_steps", "train.log_every", "train.checkpoint_every",
-     "train.keep_checkpoints", "train.sample_every", "train.device", "data.dir", "data.download"}
+     "train.keep_checkpoints", "train.sample_every", "train.device", "data.dir", "data.download", "data.path"}
 )
 
 
@@ -352,6 +398,13 @@ def apply(config: Config, values: dict[str, Any], *, source: str, from_text: boo
             parsed = coerce(path, value, tp, from_text=from_text)
             _check_bounds(path, parsed, f.metadata)
             setattr(new[sec], name, parsed)
+    # The average's decay and half-life are one setting: whichever of them this source sets
+    # decides the other (one set over a preset that set the other replaces it).
+    avg = values.get("average", {})
+    if avg.get("half_life") is not None and "decay" not in avg:
+        new["average"].decay = 0.5 ** (1.0 / new["average"].half_life)
+    elif "decay" in avg and "half_life" not in avg:
+        new["average"].half_life = None
     out = Config(**new)
     validate(out)
     return out
@@ -376,9 +429,9 @@ def validate(config: Config) -> None:
         raise ConfigError("condition.auxiliary_weight > 0 needs condition.kind = 'projection': with 'concat' D's "
                           "classifier would see the class it is to predict, and with 'none' G is asked for no class")
     if config.semi.labels_per_class:
-        if config.data.source not in ("mnist", "fashion-mnist", "digits"):
+        if config.data.source in ("gaussian-1d", "ring-2d", "grid-2d"):
             raise ConfigError(f"semi.labels_per_class needs class labels, and data.source = {config.data.source!r} "
-                              "has none: use mnist, fashion-mnist or digits")
+                              "has none: use mnist, fashion-mnist, digits, cifar10, or your labelled data")
         if config.condition.kind != "none":
             raise ConfigError("semi.labels_per_class > 0 makes D a classifier of x alone: use condition.kind = 'none'")
     if config.encoder.kind != "none":
@@ -393,6 +446,47 @@ def validate(config: Config) -> None:
     if config.train.objective == "feature-matching" and config.condition.kind != "none":
         raise ConfigError("train.objective = 'feature-matching' matches the features of an unconditional D: "
                           "use condition.kind = 'none'")
+    h = config.average.half_life
+    if h is not None and config.average.decay != 0.5 ** (1.0 / h):
+        raise ConfigError(f"average.half_life = {h} means average.decay = {0.5 ** (1.0 / h)!r}, not "
+                          f"{config.average.decay!r}: set one of them")
+    from advnets.losses import PAPER_OBJECTIVES
+
+    objective = config.train.objective
+    if objective not in PAPER_OBJECTIVES and (config.semi.labels_per_class or config.encoder.kind != "none"):
+        raise ConfigError(f"train.objective = {objective!r} is not defined for a semi-supervised D or a BiGAN pair: "
+                          f"use one of {', '.join(PAPER_OBJECTIVES)}")
+    if (config.penalty.gradient or config.penalty.r1) and config.encoder.kind != "none":
+        raise ConfigError("penalty.gradient and penalty.r1 act on D's gradient in x, and a BiGAN D judges (x, z) "
+                          "pairs: set them to 0 with encoder.kind = 'bigan'")
+    toys = ("gaussian-1d", "ring-2d", "grid-2d")
+    for role, kind in (("generator", config.generator.kind), ("discriminator", config.discriminator.kind)):
+        if kind == "dcgan" and config.data.source in toys:
+            raise ConfigError(f"{role}.kind = 'dcgan' is convolutional and needs images; data.source = "
+                              f"{config.data.source!r} is points: use {role}.kind = 'mlp'")
+    if config.discriminator.kind == "dcgan":
+        if config.discriminator.unit == "maxout":
+            raise ConfigError("discriminator.kind = 'dcgan' has convolutional units: set discriminator.unit = "
+                              "'leaky_relu' (DCGAN's) or 'relu'")
+        if config.condition.kind == "concat" or config.encoder.kind != "none":
+            raise ConfigError("discriminator.kind = 'dcgan' judges images alone: condition it with condition.kind = "
+                              "'projection' (not 'concat'), and use an mlp D for encoder.kind = 'bigan'")
+    pack = config.discriminator.pack
+    if pack > 1:
+        if (config.discriminator.kind != "mlp" or config.condition.kind != "none" or config.semi.labels_per_class
+                or config.encoder.kind != "none"):
+            raise ConfigError(f"discriminator.pack = {pack} needs an unconditional, unsupervised mlp D: use "
+                              "discriminator.kind = 'mlp', condition.kind = 'none', semi.labels_per_class = 0 and "
+                              "encoder.kind = 'none'")
+        if config.train.batch_size % pack:
+            raise ConfigError(f"train.batch_size = {config.train.batch_size} is not a multiple of discriminator.pack "
+                              f"= {pack}: D judges the batch in sets of {pack}")
+    if config.discriminator.weight_norm and config.discriminator.spectral_norm:
+        raise ConfigError("discriminator.weight_norm and discriminator.spectral_norm both reparametrise D's weights: "
+                          "choose one")
+    if config.discriminator.init == "data" and (config.condition.kind != "none" or config.encoder.kind != "none"):
+        raise ConfigError("discriminator.init = 'data' initialises a D of x alone: use discriminator.init = "
+                          "'pytorch' or 'paper' with condition.kind or encoder.kind set")
     if not config.generator.hidden:
         raise ConfigError("generator.hidden must list at least one layer width, e.g. 1200,1200")
     if not config.discriminator.hidden:

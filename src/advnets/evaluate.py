@@ -12,6 +12,9 @@ Metrics (`METRICS`):
   for each class c (the same noise for every class): the fraction the classifier labels c, per
   class and overall, and the classifier-FID of each class's samples against the `split` images
   of that class.
+- ``modes``: on a Gaussian-mixture toy (ring-2d, grid-2d), the modes covered and the fraction of
+  high-quality samples among the first `mode_samples` samples (`advnets.metrics.modes`, the
+  PacGAN protocol).
 - ``inception-fid``, ``inception-kid``: Inception-v3 features through torch-fidelity (the
   ``inception`` extra), for RGB or grey images of any size.
 
@@ -33,7 +36,7 @@ from advnets.metrics.parzen import PAPER_SIGMAS
 
 CLASSIFIER_METRICS = ("fid", "kid", "pr", "score", "labels", "classes")
 INCEPTION_METRICS = ("inception-fid", "inception-kid")
-METRICS = ("parzen",) + CLASSIFIER_METRICS + INCEPTION_METRICS
+METRICS = ("parzen", "modes") + CLASSIFIER_METRICS + INCEPTION_METRICS
 
 
 class EvaluationError(ValueError):
@@ -56,6 +59,7 @@ class Protocol:
     kid_subset_size: int = 1000
     pr_k: int = 3                    # neighbours defining the manifolds of precision/recall
     score_splits: int = 10
+    mode_samples: int = 2500         # samples whose mode coverage is counted (PacGAN's protocol)
     memory_mb: int = 256             # budget of the Parzen blocks
 
     def check(self) -> None:
@@ -70,7 +74,7 @@ class Protocol:
             problems.append(f"split_rows = {self.split_rows}: at least 2, or unset for the whole split")
         if not self.sigmas or any(s <= 0 for s in self.sigmas):
             problems.append(f"sigmas = {list(self.sigmas)}: give one or more positive widths")
-        for name in ("valid_rows", "kid_subsets", "kid_subset_size", "pr_k", "score_splits", "memory_mb"):
+        for name in ("valid_rows", "kid_subsets", "kid_subset_size", "pr_k", "score_splits", "memory_mb", "mode_samples"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} = {getattr(self, name)}: must be at least 1")
         if problems:
@@ -185,6 +189,8 @@ def evaluate(path: str | Path | None = None, metrics: str | list[str] = "parzen"
         from advnets.metrics.inception import check_available
 
         check_available(image_shape)
+    if "modes" in names:
+        result.metrics["modes"] = _modes(x, source, protocol)
     if "parzen" in names:
         valid = data if protocol.split == "valid" else load(source, "valid", data_dir, progress=progress)
         result.metrics["parzen"] = _parzen(x, valid.x, real, protocol, progress)
@@ -223,6 +229,22 @@ def _parzen(x, valid, real, protocol: Protocol, progress: bool) -> dict:
         res = parzen_protocol(x, valid, real, protocol.sigmas, memory_bytes=protocol.memory_mb * 2**20,
                               progress=bar.update)
     return {**res.to_dict(), "seconds": round(time.perf_counter() - start, 2)}
+
+
+def _modes(x: torch.Tensor, source: str, protocol: Protocol) -> dict:
+    from advnets.data.toy import TOYS
+    from advnets.metrics.modes import mode_coverage
+
+    if source not in TOYS:
+        raise EvaluationError(f"the modes metric counts the modes of a toy mixture ({', '.join(TOYS)}); "
+                              f"{source} has no known modes")
+    if len(x) < protocol.mode_samples:
+        raise EvaluationError(f"modes counts {protocol.mode_samples} samples and {len(x)} were drawn: raise "
+                              "--samples or lower --mode-samples")
+    toy = TOYS[source]
+    start = time.perf_counter()
+    value = mode_coverage(x[:protocol.mode_samples], toy.means_tensor(), toy.std)
+    return {**value, "seconds": round(time.perf_counter() - start, 2)}
 
 
 def _check_classifier_applies(source: str, image_shape) -> None:
@@ -349,6 +371,10 @@ def format_table(result: Evaluation) -> str:
                 rows.append(("class fid", f"{m['fid_mean']:.4f}",
                              "mean per-class FID: " + ", ".join(f"{f:.1f}" if f is not None else "-"
                                                                 for f in m["per_class_fid"])))
+        elif name == "modes":
+            rows.append(("modes", f"{m['modes']} / {m['of']}",
+                         f"covered by a sample within {m['radius_sd']:g} sd, of {m['samples']} samples"))
+            rows.append(("high quality", f"{m['high_quality']:.4f}", f"fraction within {m['radius_sd']:g} sd of a mode"))
         else:
             rows.append((name, f"{m['value']:.4f}", "Fréchet distance of features"))
     subject = result.subject

@@ -90,11 +90,11 @@ def load_generator(path: str | Path, device: str = "cpu", average: bool = True) 
     """
     folder, weights, meta, config = _load(path)
     freqs = meta.get("class_frequencies")
-    G = build_generator(config.generator, meta["data_dim"], num_classes=len(freqs) if freqs else 0)
+    shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
+    G = build_generator(config.generator, meta["data_dim"], num_classes=len(freqs) if freqs else 0, image_shape=shape)
     averaged = average and bool(meta.get("average_count"))
     G.load_state_dict(checkpoint.split_weights(weights, checkpoint.AVERAGE_PREFIX if averaged else "generator"))
     G.to(device).eval()
-    shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
     return TrainedGenerator(G, config, shape, meta["step"], folder, averaged,
                             torch.tensor(freqs, dtype=torch.float64) if freqs else None)
 
@@ -109,6 +109,7 @@ def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:
     D = build_discriminator(config.discriminator, meta["data_dim"], num_classes=len(freqs) if freqs else 0,
                             condition=config.condition.kind, outputs=outputs,  # K: semi-supervised
                             auxiliary=config.condition.auxiliary_weight > 0,
-                            extra_dim=config.generator.noise_dim if config.encoder.kind == "bigan" else 0)
+                            extra_dim=config.generator.noise_dim if config.encoder.kind == "bigan" else 0,
+                            image_shape=tuple(meta["image_shape"]) if meta.get("image_shape") else None)
     D.load_state_dict(state)
     return D.to(device).eval()

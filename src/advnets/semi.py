@@ -106,7 +106,8 @@ def classification_report(run, *, labels_per_class: int | None = None, label_see
     if baseline:
         classes = int(train.y.max()) + 1
         report["supervised_error"] = supervised_baseline(
-            lambda: build_discriminator(config.discriminator, train.dim, train.x, outputs=classes),
+            lambda: build_discriminator(config.discriminator, train.dim, train.x, outputs=classes,
+                                              image_shape=train.image_shape),
             lab_x, lab_y, test.x, test.y, steps=baseline_steps, seed=seed)
         report["supervised_steps"] = baseline_steps
     report["seconds"] = round(time.perf_counter() - start, 1)

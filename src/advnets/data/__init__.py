@@ -1,6 +1,6 @@
 """Data: IDX files, named sources with the paper's splits, toy distributions, the downloader."""
 
 from advnets.data.idx import IDXError, read_idx
-from advnets.data.sources import SOURCES, SPLITS, Dataset, load
+from advnets.data.sources import SOURCES, SPLITS, Dataset, from_config, load
 
-__all__ = ["Dataset", "IDXError", "SOURCES", "SPLITS", "load", "read_idx"]
+__all__ = ["Dataset", "IDXError", "SOURCES", "SPLITS", "from_config", "load", "read_idx"]

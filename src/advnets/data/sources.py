@@ -6,6 +6,9 @@
   train = images 0-1,199, valid = 1,200-1,499, test = 1,500-1,796.
 - toy distributions (see `advnets.data.toy`): train = `toy_size` points, valid and test
   10,000 points each, each split drawn with its own fixed seed, so every run sees the same data.
+- ``cifar10``: CIFAR-10's binary files (advnets.data.cifar): train 40,000, valid 10,000, test 10,000.
+- ``images`` (a folder, advnets.data.images) and ``array`` (a .npy/.npz file, advnets.data.arrays):
+  the user's own data, all of it the train split.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from advnets.data.toy import TOYS
 
 SPLITS = ("train", "valid", "test")
 IDX_SOURCES = ("mnist", "fashion-mnist")
-SOURCES = IDX_SOURCES + ("digits",) + tuple(TOYS)
+USER_SOURCES = ("images", "array")
+SOURCES = IDX_SOURCES + ("digits", "cifar10") + tuple(TOYS) + USER_SOURCES
 TOY_SPLIT_SEEDS = {"train": 1_000_001, "valid": 1_000_002, "test": 1_000_003}
 
 
@@ -32,7 +36,9 @@ class Dataset:
     split: str
     x: torch.Tensor  # [N, D] float32
     y: torch.Tensor | None  # [N] int64 class labels, where the source has them
-    image_shape: tuple[int, int] | None  # (height, width) for images, None for points
+    # (height, width) for one-channel images, (channels, height, width) for colour ones (x holds
+    # them channels first); None for points
+    image_shape: tuple[int, ...] | None
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -82,12 +88,52 @@ def _load_toy(source: str, split: str, toy_size: int) -> Dataset:
     return Dataset(source, split, TOYS[source].sample(n, gen), None, None)
 
 
+def _load_cifar(split: str, data_dir, path) -> Dataset:
+    from advnets.data.cifar import read_split
+
+    folder = path or os.path.join(download.data_root(data_dir), "cifar-10-batches-bin")
+    x, y = read_split(folder, split)
+    return Dataset("cifar10", split, x, y, (3, 32, 32))
+
+
+def _load_user(source: str, split: str, path, image_size: int, color: str, resize: bool) -> Dataset:
+    if split != "train":
+        raise ValueError(f"data.source = {source!r} is your own data, all of it the train split; there is no "
+                         f"{split!r} split to evaluate against")
+    if not path:
+        raise ValueError(f"data.source = {source!r} needs data.path: the "
+                         f"{'folder of images' if source == 'images' else '.npy or .npz file'}")
+    if source == "images":
+        from advnets.data.images import read_folder
+
+        x, y, shape, _ = read_folder(path, image_size, color, resize)
+    else:
+        from advnets.data.arrays import read_array
+
+        x, y, shape = read_array(path)
+    return Dataset(source, split, x, y, shape)
+
+
 def load(source: str, split: str = "train", data_dir: str | os.PathLike | None = None, *,
-         download_missing: bool = True, toy_size: int = 50_000, progress: bool = True) -> Dataset:
-    """Load one split of a named source (see the module docstring for the splits)."""
+         download_missing: bool = True, toy_size: int = 50_000, progress: bool = True, path: str | None = None,
+         image_size: int = 32, color: str = "auto", resize: bool = True) -> Dataset:
+    """Load one split of a source (see the module docstring for the splits). `path` is the user's
+    folder or array file (images, array) or CIFAR-10's folder; `image_size`, `color` and `resize`
+    shape a folder of images."""
     _check_split(source, split)
     if source in IDX_SOURCES:
         return _load_idx(source, split, data_dir, download_missing, progress)
     if source == "digits":
         return _load_digits(split)
+    if source == "cifar10":
+        return _load_cifar(split, data_dir, path)
+    if source in USER_SOURCES:
+        return _load_user(source, split, path, image_size, color, resize)
     return _load_toy(source, split, toy_size)
+
+
+def from_config(cfg, split: str = "train", data_dir: str | os.PathLike | None = None, *,
+                progress: bool = True) -> Dataset:
+    """One split of the data a run's `DataConfig` names (`data_dir` overrides its `dir`)."""
+    return load(cfg.source, split, data_dir or cfg.dir, download_missing=cfg.download, toy_size=cfg.toy_size,
+                progress=progress, path=cfg.path, image_size=cfg.image_size, color=cfg.color, resize=cfg.resize)

@@ -4,9 +4,11 @@ All are equal-weight mixtures of isotropic Gaussians:
 
 - ``gaussian-1d``: one Gaussian, mean 4.0, standard deviation 0.5 (the setting of the paper's
   Figure 1: a 1-D data density that p_g is pulled towards).
-- ``ring-2d``: 8 Gaussians, means evenly spaced on a circle of radius 2 centred at the origin
-  (angles 0, 45, ..., 315 degrees), standard deviation 0.02.
+- ``ring-2d``: 8 Gaussians, means evenly spaced on a circle of radius 1 centred at the origin
+  (angles 0, 45, ..., 315 degrees), standard deviation 0.01.
 - ``grid-2d``: 25 Gaussians, means on the 5 x 5 grid {-4, -2, 0, 2, 4}^2, standard deviation 0.05.
+
+The two 2-D mixtures are those of the PacGAN code's mode-coverage benchmark (Lin et al., 2018).
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ class GaussianMixture:
 TOYS = {
     "gaussian-1d": GaussianMixture(means=((4.0,),), std=0.5),
     "ring-2d": GaussianMixture(
-        means=tuple((round(2 * math.cos(2 * math.pi * i / 8), 12), round(2 * math.sin(2 * math.pi * i / 8), 12))
+        means=tuple((round(math.cos(2 * math.pi * i / 8), 12), round(math.sin(2 * math.pi * i / 8), 12))
                     for i in range(8)),
-        std=0.02),
+        std=0.01),
     "grid-2d": GaussianMixture(means=tuple((float(a), float(b)) for a in range(-4, 5, 2) for b in range(-4, 5, 2)),
                                std=0.05),
 }

@@ -14,27 +14,33 @@ from advnets.io import atomic_write_bytes
 
 
 def tile(images: torch.Tensor | np.ndarray, nrow: int | None = None, pad: int = 1, scale: int | None = None) -> np.ndarray:
-    """Tile images [N, H, W] with values in [0, 1] into one uint8 array, `nrow` images a row.
+    """Tile images [N, H, W] or colour images [N, 3, H, W], values in [0, 1], into one uint8 array
+    ([rows, cols] or [rows, cols, 3]), `nrow` images a row.
 
     `scale` repeats every pixel; by default small images are enlarged to about 28 pixels."""
     arr = np.asarray(images.detach().cpu() if isinstance(images, torch.Tensor) else images, dtype=np.float32)
-    n, h, w = arr.shape
+    if arr.ndim == 3:
+        arr = arr[..., None]  # [N, H, W, 1]
+    else:
+        arr = arr.transpose(0, 2, 3, 1)  # channels last
+    n, h, w, c = arr.shape
     nrow = nrow or max(1, math.ceil(math.sqrt(n)))
     rows = math.ceil(n / nrow)
-    canvas = np.ones((rows * (h + pad) + pad, nrow * (w + pad) + pad), dtype=np.float32)
+    canvas = np.ones((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), dtype=np.float32)
     for i in range(n):
-        r, c = divmod(i, nrow)
-        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = arr[i]
+        r, col = divmod(i, nrow)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = arr[i]
     out = (np.clip(canvas, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     scale = scale or max(1, 28 // max(h, w))
     if scale > 1:
-        out = np.kron(out, np.ones((scale, scale), dtype=np.uint8))
-    return out
+        out = out.repeat(scale, axis=0).repeat(scale, axis=1)
+    return out[..., 0] if c == 1 else out
 
 
 def save_grid(images: torch.Tensor | np.ndarray, path: str | Path, nrow: int | None = None,
               scale: int | None = None) -> None:
-    """Write a PNG grid of images [N, H, W] (values in [0, 1]), atomically."""
+    """Write a PNG grid of images [N, H, W] or [N, 3, H, W] (values in [0, 1]), atomically."""
+    arr = tile(images, nrow, scale=scale)
     buf = io.BytesIO()
-    Image.fromarray(tile(images, nrow, scale=scale), mode="L").save(buf, format="PNG")
+    Image.fromarray(arr, mode="L" if arr.ndim == 2 else "RGB").save(buf, format="PNG")
     atomic_write_bytes(path, buf.getvalue())

@@ -27,7 +27,7 @@ def nearest_neighbours(queries: torch.Tensor, points: torch.Tensor, batch: int =
 
 def neighbour_grid(samples: torch.Tensor, train: torch.Tensor, image_shape: tuple[int, int], rows: int,
                    cols: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images [rows * cols, H, W]: each row holds cols - 1 samples, then the nearest training
+    """Images [rows * cols, *image_shape]: each row holds cols - 1 samples, then the nearest training
     image of the row's last sample. Also returns the training indices used, [rows]."""
     per_row = samples.view(rows, cols - 1, -1)
     idx = nearest_neighbours(per_row[:, -1], train)
@@ -39,9 +39,9 @@ def save_neighbour_figure(samples: torch.Tensor, train: torch.Tensor, image_shap
                           path: str | Path, rows: int = 6, cols: int = 6, scale: int = 3) -> torch.Tensor:
     """Write Figure 2 as a PNG (the neighbour column framed in yellow); returns the indices."""
     images, idx = neighbour_grid(samples[:rows * (cols - 1)], train, image_shape, rows, cols)
-    grey = tile(images, nrow=cols, pad=2, scale=scale)
-    rgb = np.repeat(grey[:, :, None], 3, axis=2)
-    h, w = image_shape
+    tiled = tile(images, nrow=cols, pad=2, scale=scale)
+    rgb = np.repeat(tiled[:, :, None], 3, axis=2) if tiled.ndim == 2 else tiled.copy()
+    h, w = image_shape[-2:]
     cell_w = (w + 2) * scale
     left = (cols - 1) * cell_w  # the pad left of the last column, a frame 2 * scale wide
     for r in range(rows):

@@ -31,7 +31,7 @@ def init_uniform_(module: nn.Module, irange: float) -> None:
     """The reference code's initialisation: every weight uniform in [-irange, irange], biases zero
     (class embeddings, which the reference code does not have, as weights)."""
     for m in module.modules():
-        if isinstance(m, (nn.Linear, nn.Embedding)):
+        if isinstance(m, (nn.Linear, nn.Embedding, nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.uniform_(m.weight, -irange, irange)
-        if isinstance(m, nn.Linear) and m.bias is not None:
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)) and m.bias is not None:
             nn.init.zeros_(m.bias)

@@ -7,8 +7,8 @@ it is a second copy of G, updated after every generator step and used for sampli
 
 After the n-th iterate is folded in, avg <- avg + w (G - avg) with w = max(1 - decay, 1/n): the
 plain mean of the first 1/(1 - decay) iterates, then an exponential moving average over about that
-many steps. decay = 1 is the plain mean throughout (Polyak-Ruppert). Iterates before `start_epoch`
-are left out.
+many steps. A half-life h sets decay = 0.5 ** (1 / h). decay = 1 is the plain mean throughout
+(Polyak-Ruppert). Iterates before `start_epoch` are left out.
 """
 
 from __future__ import annotations
@@ -37,7 +37,11 @@ class WeightAverage:
         """Fold in the weights of `source` as they are after a generator step taken in `epoch`."""
         if epoch < self.cfg.start_epoch:
             return
-        mine = self.tensors()
-        theirs = [t.detach() for t in (*source.parameters(), *source.buffers())]
+        pairs = list(zip(self.tensors(), (t.detach() for t in (*source.parameters(), *source.buffers()))))
         self.count += 1
-        torch._foreach_lerp_(mine, theirs, max(1.0 - self.cfg.decay, 1.0 / self.count))
+        floats = [(a, b) for a, b in pairs if a.is_floating_point()]
+        weight = max(1.0 - self.cfg.decay, 1.0 / self.count)
+        torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], weight)
+        for mine, theirs in pairs:
+            if not mine.is_floating_point():  # counters, such as batch norm's batches seen
+                mine.copy_(theirs)

@@ -23,12 +23,11 @@ from tqdm.auto import tqdm
 
 from advnets import config as cfgmod
 from advnets.config import Config
-from advnets.data import Dataset, load
+from advnets.data import Dataset, from_config
 from advnets.figures.plots import save_curves, save_samples
 from advnets.io import atomic_write_text
 from advnets.losses import (
-    GENERATOR_OBJECTIVES,
-    discriminator_loss,
+    OBJECTIVES,
     feature_matching,
     semi_supervised_discriminator_loss,
 )
@@ -41,6 +40,7 @@ from advnets.nn import (
     sample_noise,
 )
 from advnets.nn.encoder import Encoder
+from advnets.penalties import gradient_penalty, r1_penalty
 from advnets.train import checkpoint
 from advnets.train.average import WeightAverage
 from advnets.train.schedule import learning_rate, momentum
@@ -76,11 +76,11 @@ def make_optimizer(params, cfg: cfgmod.OptimConfig) -> torch.optim.Optimizer:
 def build_players(config: Config, train: Dataset, device: torch.device, num_classes: int = 0,
                   d_outputs: int = 1) -> Players:
     """G, D and their optimisers, initialised from the global RNG (seed it first)."""
-    G = build_generator(config.generator, train.dim, train.x, num_classes).to(device)
+    G = build_generator(config.generator, train.dim, train.x, num_classes, train.image_shape).to(device)
     bigan = config.encoder.kind == "bigan"
     D = build_discriminator(config.discriminator, train.dim, train.x, num_classes, config.condition.kind,
                             d_outputs, extra_dim=config.generator.noise_dim if bigan else 0,
-                            auxiliary=config.condition.auxiliary_weight > 0).to(device)
+                            auxiliary=config.condition.auxiliary_weight > 0, image_shape=train.image_shape).to(device)
     E = build_encoder(config, train.dim).to(device) if bigan else None
     g_side = [*G.parameters(), *(E.parameters() if E is not None else [])]  # G and E play as one side
     return Players(G, D, make_optimizer(g_side, config.optim), make_optimizer(D.parameters(), config.optim), E)
@@ -118,9 +118,7 @@ class Trainer:
         self.config, self.run_dir, self.progress = config, Path(run_dir), progress
         t = config.train
         self.device = resolve_device(t.device)
-        self.data = train_data or load(config.data.source, "train", config.data.dir,
-                                       download_missing=config.data.download, toy_size=config.data.toy_size,
-                                       progress=progress)
+        self.data = train_data or from_config(config.data, "train", progress=progress)
         batches = len(self.data) // t.batch_size
         self.steps_per_epoch = batches // t.k
         if self.steps_per_epoch == 0:
@@ -140,7 +138,8 @@ class Trainer:
         if config.condition.kind != "none":
             self.class_freq = class_frequencies(self.data.y).to(self.device)
             self.num_classes = len(self.class_freq)
-        self.g_objective = GENERATOR_OBJECTIVES.get(t.objective)  # None: feature matching
+        self.objective = OBJECTIVES[t.objective]
+        self.g_objective = self.objective.generator  # None: feature matching
         self.labelled, d_outputs = None, 1
         if config.semi.labels_per_class:
             from advnets.semi import labelled_subset
@@ -268,11 +267,28 @@ class Trainer:
         semi-supervised D's outputs are K class logits; its adversarial logit is their log-sum-exp,
         and its loss adds the cross-entropy of a batch of the labelled images."""
         if self.labelled is None:
-            return discriminator_loss(real_out, fake_out), real_out, fake_out
+            return self.objective.discriminator(real_out, fake_out), real_out, fake_out
         rows = self.labelled[torch.randint(len(self.labelled), (self.config.train.batch_size,), device=self.device)]
         loss = semi_supervised_discriminator_loss(self.players.D(self.x[rows]), self.y[rows], real_out, fake_out,
                                                   self.config.semi.unsupervised_weight)
         return loss, self.adversarial_logits(real_out), self.adversarial_logits(fake_out)
+
+    def penalty(self, x: torch.Tensor, c: torch.Tensor | None, fake: torch.Tensor) -> torch.Tensor | float:
+        """The configured penalties on D's input gradient (advnets.penalties); 0.0 when none. A
+        conditional D is asked about the real images' classes at every point."""
+        p = self.config.penalty
+        if not (p.gradient or p.r1):
+            return 0.0
+
+        def critic(points: torch.Tensor) -> torch.Tensor:
+            return self.adversarial_logits(self.players.D(points, c))
+
+        total = 0.0
+        if p.gradient:
+            total = total + p.gradient * gradient_penalty(critic, x, fake)
+        if p.r1:
+            total = total + p.r1 * r1_penalty(critic, x)
+        return total
 
     def judge(self, x: torch.Tensor, c: torch.Tensor | None, extra: torch.Tensor | None):
         """D's output for x, and its class logits when D also classifies (condition.auxiliary_weight)."""
@@ -322,7 +338,7 @@ class Trainer:
         code = self.players.E(x) if self.players.E is not None else None
         (real_out, real_classes), (fake_out, fake_classes) = self.judge(x, c, code), self.judge(fake, c_fake, self.pair(z))
         d_loss, real_logits, fake_logits = self.discriminator_objective(real_out, fake_out)
-        d_loss = d_loss + self.auxiliary_loss(real_classes, c)
+        d_loss = d_loss + self.auxiliary_loss(real_classes, c) + self.penalty(x, c, fake)
         # the same D outputs, dropout included
         g_loss = self.generator_objective(x, fake, fake_logits, real_logits) + self.auxiliary_loss(fake_classes, c_fake)
         d_opt.zero_grad(set_to_none=True)
@@ -347,7 +363,7 @@ class Trainer:
                 code = self.players.E(x) if self.players.E is not None else None
             (real_out, real_classes), (fake_out, _) = self.judge(x, c, code), self.judge(fake, c_fake, self.pair(z))
             d_loss, real_logits, fake_logits = self.discriminator_objective(real_out, fake_out)
-            d_loss = d_loss + self.auxiliary_loss(real_classes, c)
+            d_loss = d_loss + self.auxiliary_loss(real_classes, c) + self.penalty(x, c, fake)
             d_opt.zero_grad(set_to_none=True)
             d_loss.backward()
             self._set_hyperparameters(d_opt, self.step * k + i, "d")
