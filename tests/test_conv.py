@@ -25,6 +25,14 @@ def test_dcgan_shapes(shape, g_hidden, d_hidden):
     assert D.features(x).shape == (4, d_hidden[-1] * side * side)
 
 
+def test_dcgan_discriminator_batch_norm_after_the_first_block():
+    D = build_discriminator(DiscriminatorConfig(kind="dcgan", unit="leaky_relu", hidden=[4, 8, 8], batch_norm=True),
+                            256, image_shape=(16, 16))
+    norms = [m.num_features for m in D.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms == [8, 8]  # not after the first convolution, as in DCGAN
+    assert D(torch.rand(5, 256)).shape == (5,)
+
+
 def test_dcgan_output_bias_from_channel_means():
     x = torch.rand(50, 2, 4, 4) * torch.tensor([0.2, 0.9]).view(1, 2, 1, 1)
     G = build_generator(GeneratorConfig(kind="dcgan", hidden=[4], noise_dim=3), 32, x.flatten(1), image_shape=(2, 4, 4))
@@ -82,6 +90,9 @@ def test_spectral_norm_bounds_every_layer():
     ({"discriminator": {"kind": "dcgan"}}, "set discriminator.unit = 'leaky_relu'"),
     ({"discriminator": {"kind": "dcgan", "unit": "relu"}, "condition": {"kind": "concat"}}, "not 'concat'"),
     ({"discriminator": {"weight_norm": True, "spectral_norm": True}}, "choose one"),
+    ({"discriminator": {"batch_norm": True}}, "is for discriminator.kind = 'dcgan'"),
+    ({"discriminator": {"kind": "dcgan", "unit": "relu", "batch_norm": True}, "penalty": {"gradient": 10.0}},
+     "batch norm mixes the batch"),
     ({"train": {"objective": "hinge"}, "semi": {"labels_per_class": 5}}, "not defined for a semi-supervised D"),
     ({"penalty": {"r1": 1.0}, "encoder": {"kind": "bigan"}}, "a BiGAN D judges"),
     ({"discriminator": {"init": "data"}, "condition": {"kind": "projection"}}, "initialises a D of x alone"),

@@ -59,8 +59,8 @@ def test_evaluate_modes_and_figure_from_a_toy_run(tmp_path):
 
     run = tmp_path / "ring"
     common = [sys.executable, "-m", "advnets"]
-    subprocess.run([*common, "train", "--preset", "ring-2d-pac", "--train.max_steps", "20", "--out", str(run),
-                    "--no-progress"], check=True, capture_output=True)
+    subprocess.run([*common, "train", "--preset", "ring-2d", "--discriminator.pack", "4", "--train.max_steps", "20",
+                    "--out", str(run), "--no-progress"], check=True, capture_output=True)
     proc = subprocess.run([*common, "evaluate", str(run), "--metric", "modes", "--samples", "2500", "--no-progress"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

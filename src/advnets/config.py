@@ -111,6 +111,9 @@ class DiscriminatorConfig:
     # Spectral normalisation of every layer: w / sigma_max(w), sigma by one power iteration per
     # training forward pass (Miyato et al., 2018).
     spectral_norm: bool = False
+    # dcgan only: batch normalisation in every convolutional block but the first (DCGAN's D). D sees
+    # real and generated batches separately, so each is normalised by its own statistics.
+    batch_norm: bool = False
     # PacGAN (Lin et al., 2018): D judges `pack` examples at once, concatenated into one input, all
     # real or all generated; it then sees the diversity of a set, which penalises mode collapse.
     pack: int = field(default=1, metadata=_bounds(1))
@@ -464,6 +467,12 @@ def validate(config: Config) -> None:
         if kind == "dcgan" and config.data.source in toys:
             raise ConfigError(f"{role}.kind = 'dcgan' is convolutional and needs images; data.source = "
                               f"{config.data.source!r} is points: use {role}.kind = 'mlp'")
+    if config.discriminator.batch_norm and config.discriminator.kind != "dcgan":
+        raise ConfigError("discriminator.batch_norm is for discriminator.kind = 'dcgan'; an mlp D regularises with "
+                          "dropout (input_keep, hidden_keep) or noise")
+    if config.discriminator.batch_norm and (config.penalty.gradient or config.penalty.r1):
+        raise ConfigError("penalty.gradient and penalty.r1 need D's output of each image to depend on that image "
+                          "alone; batch norm mixes the batch: set discriminator.batch_norm = false")
     if config.discriminator.kind == "dcgan":
         if config.discriminator.unit == "maxout":
             raise ConfigError("discriminator.kind = 'dcgan' has convolutional units: set discriminator.unit = "

@@ -8,7 +8,8 @@ multiple of 2 ** len(hidden): 28 x 28 with two widths (7 -> 14 -> 28), 32 x 32 w
 
 - G: z -> linear -> [hidden[0], h0, w0] -> (transposed conv 4x4 stride 2, batch norm, activation)
   for each further width -> transposed conv to the image's channels.
-- D: image -> (conv 4x4 stride 2, activation) per width -> flatten: its features -> linear.
+- D: image -> (conv 4x4 stride 2, [batch norm,] activation) per width -> flatten: its features ->
+  linear.
 """
 
 from __future__ import annotations
@@ -51,17 +52,19 @@ def generator_layers(in_dim: int, image_shape: tuple[int, ...], hidden: list[int
 
 
 def discriminator_layers(image_shape: tuple[int, ...], hidden: list[int], activation, regulariser,
-                         outputs: int) -> tuple[list[nn.Module], int]:
+                         outputs: int, batch_norm: bool = False) -> tuple[list[nn.Module], int]:
     """D's layers, laid out as the MLP's: [input regulariser, block, regulariser, block, ...,
     regulariser, linear]; the last block ends flattened, so D's features are a [B, width] vector.
-    `regulariser(i)` is what the input of block i (i = 0: the image) goes through. Returns the
-    layers and the features' width."""
+    `regulariser(i)` is what the input of block i (i = 0: the image) goes through. With
+    `batch_norm`, every block but the first normalises its convolution's output (DCGAN's D).
+    Returns the layers and the features' width."""
     shape = channels_and_size(image_shape)
     h, w = start_size(image_shape, len(hidden), "discriminator")
     layers: list[nn.Module] = [nn.Sequential(nn.Unflatten(1, shape), regulariser(0))]
     width = shape[0]
     for i, out in enumerate(hidden):
-        block = [nn.Conv2d(width, out, 4, stride=2, padding=1), activation()]
+        norm = [nn.BatchNorm2d(out)] if batch_norm and i else []
+        block = [nn.Conv2d(width, out, 4, stride=2, padding=1, bias=not norm), *norm, activation()]
         if i == len(hidden) - 1:
             block.append(nn.Flatten())
         layers += ([regulariser(i)] if i else []) + [nn.Sequential(*block)]

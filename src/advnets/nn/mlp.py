@@ -67,7 +67,7 @@ class Discriminator(nn.Module):
                  hidden_keep: float = 0.5, standardize_input: bool = False, num_classes: int = 0,
                  condition: str = "concat", outputs: int = 1, extra_dim: int = 0, auxiliary: bool = False,
                  unit: str = "maxout", input_noise: float = 0.0, hidden_noise: float = 0.0, kind: str = "mlp",
-                 image_shape: tuple[int, ...] | None = None, pack: int = 1):
+                 image_shape: tuple[int, ...] | None = None, pack: int = 1, batch_norm: bool = False):
         super().__init__()
         if pack > 1 and (kind != "mlp" or num_classes or extra_dim):
             raise ValueError("a packed discriminator is an unconditional mlp D of x alone")
@@ -87,7 +87,7 @@ class Discriminator(nn.Module):
             layers, width = conv.discriminator_layers(
                 _image_shape(image_shape, in_dim, "discriminator"), hidden, ACTIVATIONS[unit],
                 lambda i: _regulariser(input_keep, input_noise) if i == 0 else _regulariser(hidden_keep, hidden_noise),
-                outputs)
+                outputs, batch_norm)
         else:
             layers = []
             width, keep, noise = in_dim * pack + self.concat + extra_dim, input_keep, input_noise
@@ -228,7 +228,7 @@ def build_discriminator(cfg: DiscriminatorConfig, in_dim: int, train_x: torch.Te
     d = Discriminator(in_dim, cfg.hidden, cfg.pieces, cfg.input_keep, cfg.hidden_keep, cfg.standardize_input,
                       num_classes, condition, outputs, extra_dim, auxiliary, unit=cfg.unit,
                       input_noise=cfg.input_noise, hidden_noise=cfg.hidden_noise, kind=cfg.kind,
-                      image_shape=image_shape, pack=cfg.pack)
+                      image_shape=image_shape, pack=cfg.pack, batch_norm=cfg.batch_norm)
     if cfg.standardize_input and train_x is not None:
         with torch.no_grad():
             d.input_mean.copy_(train_x.mean(0))
