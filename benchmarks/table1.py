@@ -85,14 +85,14 @@ def main() -> None:
     lines = [f"# Table 1, our rows ({time.strftime('%Y-%m-%d')}, torch {torch.__version__})", "",
              (f"Command: `{command}`. Test set, the paper's Parzen protocol; classifier metrics against the "
              "10,000 test images (advnets' shipped classifier of the data set)."), "",
-             ("| preset | seed | epochs | Parzen (test) | sigma | FID | KID x 1000 | precision | recall | score "
+             ("| preset | seed | epochs | Parzen (test) | sigma | FID | KID | precision | recall | score "
              "| label TV | last iterate: Parzen | last iterate: FID |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         m, li = r["model"], r.get("last_iterate")
         lines.append(
             f"| {r['preset']} | {r['seed']} | {r['epochs']} | {m['parzen']['mean']:.1f} ± {m['parzen']['stderr']:.1f} "
-            f"| {m['parzen']['sigma']:.3f} | {m['fid']['value']:.1f} | {1000 * m['kid']['value']:.2f} "
+            f"| {m['parzen']['sigma']:.3f} | {m['fid']['value']:.1f} | {m['kid']['value']:.3f} "
             f"| {m['pr']['precision']:.3f} "
             f"| {m['pr']['recall']:.3f} | {m['score']['value']:.2f} | {m['labels']['value']:.3f} "
             + (f"| {li['parzen']['mean']:.1f} ± {li['parzen']['stderr']:.1f} | {li['fid']['value']:.1f} |" if li
