@@ -413,6 +413,12 @@ def apply(config: Config, values: dict[str, Any], *, source: str, from_text: boo
     return out
 
 
+TOY_SOURCES = ("gaussian-1d", "ring-2d", "grid-2d")  # points, no labels, no images
+# The objectives of the paper's game, whose D is a probability sigmoid(l): what the semi-supervised
+# D's log-sum-exp logit and BiGAN's flipped-logit encoder objective are defined for.
+PAPER_OBJECTIVES = ("non-saturating", "minimax", "feature-matching")
+
+
 def validate(config: Config) -> None:
     """Rules that involve more than one field."""
     t = config.train
@@ -420,11 +426,11 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"train.k = {t.k} needs train.update = 'alternating': with 'simultaneous' updates both "
             "gradients come from one minibatch, so k must be 1")
-    if config.data.source in ("gaussian-1d", "ring-2d", "grid-2d") and config.generator.output == "sigmoid":
+    if config.data.source in TOY_SOURCES and config.generator.output == "sigmoid":
         raise ConfigError(
             f"generator.output = 'sigmoid' cannot fit data.source = {config.data.source!r}, whose values "
             "are not in [0, 1]: use generator.output = 'linear'")
-    if config.condition.kind != "none" and config.data.source in ("gaussian-1d", "ring-2d", "grid-2d"):
+    if config.condition.kind != "none" and config.data.source in TOY_SOURCES:
         raise ConfigError(
             f"condition.kind = {config.condition.kind!r} needs class labels, and data.source = "
             f"{config.data.source!r} has none: use mnist, fashion-mnist or digits, or condition.kind = 'none'")
@@ -432,7 +438,7 @@ def validate(config: Config) -> None:
         raise ConfigError("condition.auxiliary_weight > 0 needs condition.kind = 'projection': with 'concat' D's "
                           "classifier would see the class it is to predict, and with 'none' G is asked for no class")
     if config.semi.labels_per_class:
-        if config.data.source in ("gaussian-1d", "ring-2d", "grid-2d"):
+        if config.data.source in TOY_SOURCES:
             raise ConfigError(f"semi.labels_per_class needs class labels, and data.source = {config.data.source!r} "
                               "has none: use mnist, fashion-mnist, digits, cifar10, or your labelled data")
         if config.condition.kind != "none":
@@ -453,8 +459,6 @@ def validate(config: Config) -> None:
     if h is not None and config.average.decay != 0.5 ** (1.0 / h):
         raise ConfigError(f"average.half_life = {h} means average.decay = {0.5 ** (1.0 / h)!r}, not "
                           f"{config.average.decay!r}: set one of them")
-    from advnets.losses import PAPER_OBJECTIVES
-
     objective = config.train.objective
     if objective not in PAPER_OBJECTIVES and (config.semi.labels_per_class or config.encoder.kind != "none"):
         raise ConfigError(f"train.objective = {objective!r} is not defined for a semi-supervised D or a BiGAN pair: "
@@ -462,9 +466,8 @@ def validate(config: Config) -> None:
     if (config.penalty.gradient or config.penalty.r1) and config.encoder.kind != "none":
         raise ConfigError("penalty.gradient and penalty.r1 act on D's gradient in x, and a BiGAN D judges (x, z) "
                           "pairs: set them to 0 with encoder.kind = 'bigan'")
-    toys = ("gaussian-1d", "ring-2d", "grid-2d")
     for role, kind in (("generator", config.generator.kind), ("discriminator", config.discriminator.kind)):
-        if kind == "dcgan" and config.data.source in toys:
+        if kind == "dcgan" and config.data.source in TOY_SOURCES:
             raise ConfigError(f"{role}.kind = 'dcgan' is convolutional and needs images; data.source = "
                               f"{config.data.source!r} is points: use {role}.kind = 'mlp'")
     if config.discriminator.batch_norm and config.discriminator.kind != "dcgan":

@@ -76,9 +76,6 @@ OBJECTIVES = {
     "least-squares": Objective(discriminator_least_squares, generator_least_squares),
     "wasserstein": Objective(critic_wasserstein, generator_wasserstein),
 }
-# The objectives of the paper's game, whose D is a probability sigmoid(l): what the semi-supervised
-# D's log-sum-exp logit and BiGAN's flipped-logit encoder objective are defined for.
-PAPER_OBJECTIVES = ("non-saturating", "minimax", "feature-matching")
 
 
 def feature_matching(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:

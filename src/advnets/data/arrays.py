@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 
-def _open(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def open_array(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(the data array, the labels 'y' or None) of a .npy/.npz file, unchecked."""
     try:
         loaded = np.load(path, allow_pickle=False)
     except ValueError as err:
@@ -42,7 +43,7 @@ def read_array(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"data.path = {str(path)!r} is not a file: give a .npy or .npz array")
-    arr, y = _open(path)
+    arr, y = open_array(path)
     if arr.dtype.kind not in "uif" or arr.ndim < 2 or arr.shape[0] == 0:
         raise ValueError(f"{path}: expected a non-empty numeric array [N, ...], found dtype {arr.dtype} "
                          f"and shape {arr.shape}")

@@ -23,14 +23,14 @@ def _dcgan_widths(side: int) -> tuple[list[int], list[int]] | None:
 
 
 def _array_shape(path: Path) -> tuple[int, ...]:
-    from advnets.data.arrays import _open
+    from advnets.data.arrays import open_array
 
     if path.suffix == ".npy":
         try:
             return np.load(path, mmap_mode="r", allow_pickle=False).shape
         except ValueError:
             pass  # not memory-mappable: read it whole, which reports what is wrong
-    return _open(path)[0].shape
+    return open_array(path)[0].shape
 
 
 def defaults_for(path: str, *, with_model: bool) -> dict:

@@ -28,6 +28,11 @@ class WeightAverage:
         self.module = copy.deepcopy(module).eval()
         self.module.requires_grad_(False)
         self.count = 0
+        # which tensors are averaged (the floats) and which copied (counters, such as batch norm's
+        # batches seen), by position in tensors()
+        kinds = [t.is_floating_point() for t in self.tensors()]
+        self._averaged = [i for i, f in enumerate(kinds) if f]
+        self._copied = [i for i, f in enumerate(kinds) if not f]
 
     def tensors(self) -> list[torch.Tensor]:
         return [*self.module.parameters(), *self.module.buffers()]
@@ -37,11 +42,9 @@ class WeightAverage:
         """Fold in the weights of `source` as they are after a generator step taken in `epoch`."""
         if epoch < self.cfg.start_epoch:
             return
-        pairs = list(zip(self.tensors(), (t.detach() for t in (*source.parameters(), *source.buffers()))))
         self.count += 1
-        floats = [(a, b) for a, b in pairs if a.is_floating_point()]
-        weight = max(1.0 - self.cfg.decay, 1.0 / self.count)
-        torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], weight)
-        for mine, theirs in pairs:
-            if not mine.is_floating_point():  # counters, such as batch norm's batches seen
-                mine.copy_(theirs)
+        mine, theirs = self.tensors(), [t.detach() for t in (*source.parameters(), *source.buffers())]
+        torch._foreach_lerp_([mine[i] for i in self._averaged], [theirs[i] for i in self._averaged],
+                             max(1.0 - self.cfg.decay, 1.0 / self.count))
+        for i in self._copied:
+            mine[i].copy_(theirs[i])
