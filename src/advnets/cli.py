@@ -446,8 +446,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     units = (f"maxout {' -> '.join(f'{h}x{dc.pieces}' for h in dc.hidden)}" if dc.unit == "maxout"
              else f"{dc.unit} {' -> '.join(map(str, dc.hidden))}")
     outputs = "one logit per class" if config.semi.labels_per_class else "1"
-    norms = [n for n, on in (("spectral norm", dc.spectral_norm), ("weight norm", dc.weight_norm),
-                             (f"packs of {dc.pack}", dc.pack > 1)) if on]
+    norms = [n for n, on in (("batch norm", dc.batch_norm), ("spectral norm", dc.spectral_norm),
+                             ("weight norm", dc.weight_norm), (f"packs of {dc.pack}", dc.pack > 1)) if on]
     print(f"discrim.:   {dc.kind}: {units} -> {outputs}, keep {dc.input_keep}/{dc.hidden_keep}"
           + "".join(f", {n}" for n in norms))
     p = config.penalty
