@@ -95,7 +95,8 @@ def test_run_folder_contents(tmp_path):
     assert (run / "curves.png").stat().st_size > 1000
     folder = checkpoint.resolve(run)
     assert folder.name == f"step-{2 * 24:08d}"
-    assert sorted(p.name for p in folder.iterdir()) == ["state.json", "state.safetensors", "weights.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "state.json", "state.safetensors",
+                                                        "weights.safetensors"]
     assert b"pickle" not in (folder / "state.json").read_bytes()
 
 

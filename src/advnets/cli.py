@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -71,7 +72,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 0
         out = Path(args.out) if args.out else Path("runs") / f"{args.preset or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = loop.train(config, out, progress=not args.no_progress)
-    print(f"run folder: {run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, process 0 speaks for the run
+        print(f"run folder: {run_dir}")
     return 0
 
 
@@ -652,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     from advnets.evaluate import EvaluationError
     from advnets.metrics.classifier import ClassifierError
     from advnets.metrics.inception import InceptionUnavailable
-    from advnets.train.loop import RunError
+    from advnets.train.loop import Interrupted, RunError
 
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -666,6 +668,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DataNotFoundError, IDXError, FileNotFoundError, ValueError, ClassifierError, InceptionUnavailable) as err:
         print(f"advnets: error: {err}", file=sys.stderr)
         return 1
+    except Interrupted as err:
+        print(f"\nadvnets: {err}", file=sys.stderr)
+        return 128 + err.signum  # the shell's convention for a process ended by that signal
     except KeyboardInterrupt as err:
         print(f"\nadvnets: {err or 'interrupted'}", file=sys.stderr)
         return 130

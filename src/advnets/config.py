@@ -162,7 +162,14 @@ class TrainConfig:
     # simultaneous: both gradients from one minibatch, applied together (the reference code);
     # alternating: Algorithm 1 as printed, k D updates then one G update on fresh noise.
     update: Literal["simultaneous", "alternating"] = "simultaneous"
+    # cpu, cuda, cuda:N or mps. Under torchrun each process takes cuda:LOCAL_RANK when this is cuda.
     device: str = "cpu"
+    # fp32: full precision (the CPU default; results bit-identical run to run). bf16, fp16: the
+    # forward passes under autocast at that precision; fp16 adds a gradient scaler.
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    # A loss or gradient that is not finite: stop (an error naming the step and the tensor; the
+    # last checkpoint stays as it was), or skip that update and count it (logged as `skipped`).
+    nonfinite: Literal["stop", "skip"] = "stop"
     # Treat subnormal floats as zero on the CPU. Once D saturates, its gradients underflow into
     # the subnormal range, where x86 arithmetic is slow: the paper's MNIST setting trained 1.49x
     # slower without it (docs/recipes.md).
@@ -170,6 +177,7 @@ class TrainConfig:
     log_every: int = field(default=100, metadata=_bounds(1))
     # Checkpoint every this many steps; none: at the end of every epoch.
     checkpoint_every: Optional[int] = field(default=None, metadata=_bounds(1))
+    # Keep the newest this many checkpoints; the one just written (and verified) is never deleted.
     keep_checkpoints: int = field(default=2, metadata=_bounds(1))
     # Write a sample grid every this many epochs (from a fixed noise batch).
     sample_every: int = field(default=1, metadata=_bounds(1))
@@ -253,7 +261,7 @@ class Config:
 # not the mathematics of the steps already taken or still to take.
 RESUMABLE_FIELDS = frozenset(
     {"train.epochs", "train.max_steps", "train.log_every", "train.checkpoint_every",
-     "train.keep_checkpoints", "train.sample_every", "train.device", "data.dir", "data.download", "data.path"}
+     "train.keep_checkpoints", "train.sample_every", "train.device", "train.nonfinite", "data.dir", "data.download", "data.path"}
 )
 
 
@@ -483,6 +491,9 @@ def validate(config: Config) -> None:
         if config.condition.kind == "concat" or config.encoder.kind != "none":
             raise ConfigError("discriminator.kind = 'dcgan' judges images alone: condition it with condition.kind = "
                               "'projection' (not 'concat'), and use an mlp D for encoder.kind = 'bigan'")
+    if t.precision == "fp16" and (config.penalty.gradient or config.penalty.r1):
+        raise ConfigError("train.precision = 'fp16' scales the losses for its gradient scaler, and the penalties "
+                          "differentiate D inside the loss: use train.precision = 'bf16' or 'fp32' with penalties")
     pack = config.discriminator.pack
     if pack > 1:
         if (config.discriminator.kind != "mlp" or config.condition.kind != "none" or config.semi.labels_per_class

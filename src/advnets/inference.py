@@ -136,7 +136,7 @@ def load_encoder(run: str | Path) -> tuple[Encoder, dict]:
         from advnets.train.loop import build_encoder
 
         E = build_encoder(from_dict(meta["config"], source=f"{ckpt}/state.json"), meta["data_dim"])
-        E.load_state_dict(own)
+        checkpoint.load_into(E, own, "encoder", ckpt)
         return E.eval(), {"trained": "jointly with G (encoder.kind = bigan)", "checkpoint": ckpt.name}
     folder = ckpt.parent.parent / FOLDER
     if not (folder / "encoder.json").is_file():

@@ -93,7 +93,8 @@ def load_generator(path: str | Path, device: str = "cpu", average: bool = True) 
     shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
     G = build_generator(config.generator, meta["data_dim"], num_classes=len(freqs) if freqs else 0, image_shape=shape)
     averaged = average and bool(meta.get("average_count"))
-    G.load_state_dict(checkpoint.split_weights(weights, checkpoint.AVERAGE_PREFIX if averaged else "generator"))
+    prefix = checkpoint.AVERAGE_PREFIX if averaged else "generator"
+    checkpoint.load_into(G, checkpoint.split_weights(weights, prefix), prefix, folder)
     G.to(device).eval()
     return TrainedGenerator(G, config, shape, meta["step"], folder, averaged,
                             torch.tensor(freqs, dtype=torch.float64) if freqs else None)
@@ -101,7 +102,7 @@ def load_generator(path: str | Path, device: str = "cpu", average: bool = True) 
 
 def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:
     """The discriminator of a run folder or checkpoint folder, in eval mode (no dropout)."""
-    _, weights, meta, config = _load(path)
+    folder, weights, meta, config = _load(path)
     freqs = meta.get("class_frequencies")
     state = checkpoint.split_weights(weights, "discriminator")
     last = max(int(k.split(".")[1]) for k in state if k.startswith("net."))  # D's output layer
@@ -111,5 +112,5 @@ def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:
                             auxiliary=config.condition.auxiliary_weight > 0,
                             extra_dim=config.generator.noise_dim if config.encoder.kind == "bigan" else 0,
                             image_shape=tuple(meta["image_shape"]) if meta.get("image_shape") else None)
-    D.load_state_dict(state)
+    checkpoint.load_into(D, state, "discriminator", folder)
     return D.to(device).eval()

@@ -5,13 +5,16 @@ Layout of RUN/checkpoints/step-NNNNNNNN/:
                        generator_average.* when the run averages G's weights (config.average)
   state.safetensors    optimiser tensors (d_opt.*, g_opt.*), RNG states (rng.*), log accumulators
   state.json           step, epoch, position in the epoch, config, optimiser hyper-parameters
+  manifest.json        each file's size and SHA-256, so a truncated or altered file is named on load
 A checkpoint is written into a temporary folder, every file fsynced, then renamed into place;
 the `latest` pointer file is replaced last, so a crash at any moment leaves the previous
-checkpoint intact and pointed to.
+checkpoint intact and pointed to. A write that fails (a full disk) removes its temporary folder
+and leaves every earlier checkpoint as it was.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,12 +22,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
-from advnets.io import atomic_write_text, fsync_dir
+from advnets.io import atomic_write_text, fsync_dir, write_durably
 
 FORMAT = "advnets-checkpoint-1"
 AVERAGE_PREFIX = "generator_average"
+FILES = ("weights.safetensors", "state.safetensors", "state.json")
+MANIFEST = "manifest.json"
+MAX_JSON_BYTES = 64 << 20  # state.json and the manifest are small; a larger one is not ours
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be written or read; the message names the file and what is wrong."""
 
 
 def optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -55,21 +67,33 @@ def optimizer_from_flat(prefix: str, opt: torch.optim.Optimizer, tensors: dict[s
 
 def save(folder: Path, weights: dict[str, torch.Tensor], tensors: dict[str, torch.Tensor],
          meta: dict[str, Any], keep: int) -> Path:
-    """Write checkpoint `folder` (a child of RUN/checkpoints) atomically, then point `latest` at it."""
+    """Write checkpoint `folder` (a child of RUN/checkpoints) atomically, then point `latest` at it,
+    then delete all but the newest `keep` checkpoints (never the one just written)."""
     parent = folder.parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = parent / f".{folder.name}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp / "weights.safetensors"),
-              metadata={"format": FORMAT})
-    save_file(tensors, str(tmp / "state.safetensors"), metadata={"format": FORMAT})
-    (tmp / "state.json").write_text(json.dumps({"format": FORMAT, **meta}, indent=1))
-    for f in tmp.iterdir():
-        with open(f, "rb+") as fh:
-            os.fsync(fh.fileno())
-    fsync_dir(tmp)
+    try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        contents = {
+            "weights.safetensors": safetensors_bytes({k: v.detach().cpu().contiguous() for k, v in weights.items()},
+                                                     metadata={"format": FORMAT}),
+            "state.safetensors": safetensors_bytes(tensors, metadata={"format": FORMAT}),
+            "state.json": json.dumps({"format": FORMAT, **meta}, indent=1).encode(),
+        }
+        manifest = {"format": FORMAT, "files": {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                                                for name, data in contents.items()}}
+        contents[MANIFEST] = json.dumps(manifest, indent=1).encode()
+        for name, data in contents.items():
+            write_durably(tmp / name, data)
+        fsync_dir(tmp)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        previous = _latest_name(parent)
+        kept = f"the previous checkpoint {parent / previous} is untouched" if previous else "no earlier checkpoint"
+        raise CheckpointError(f"could not write checkpoint {folder}: {err}; {kept}. Free space (or fix the "
+                              f"error) and continue the run with 'advnets train --resume {parent.parent}'") from err
     old = parent / f".{folder.name}.old"
     if folder.exists():  # the same step saved again: set the old copy aside until the new one is in place
         shutil.rmtree(old, ignore_errors=True)
@@ -77,17 +101,24 @@ def save(folder: Path, weights: dict[str, torch.Tensor], tensors: dict[str, torc
     tmp.rename(folder)
     fsync_dir(parent)
     shutil.rmtree(old, ignore_errors=True)
+    verify(folder)  # what was written reads back whole before anything older is let go
     atomic_write_text(parent / "latest", folder.name + "\n")
-    _prune(parent, keep)
+    _prune(parent, folder, keep)
     return folder
 
 
-def _prune(parent: Path, keep: int) -> None:
-    done = sorted(p for p in parent.glob("step-*") if p.is_dir())
-    latest = (parent / "latest").read_text().strip()
-    for old in done[:-keep] if keep > 0 else []:
-        if old.name != latest:
-            shutil.rmtree(old)
+def _latest_name(parent: Path) -> str | None:
+    try:
+        return (parent / "latest").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _prune(parent: Path, newest: Path, keep: int) -> None:
+    """Keep the newest `keep` checkpoints. `newest` was just verified, so a loadable one always stays."""
+    done = sorted(p for p in parent.glob("step-*") if p.is_dir() and p != newest)
+    for old in done[:max(len(done) - (keep - 1), 0)]:
+        shutil.rmtree(old)
 
 
 def resolve(path: str | Path) -> Path:
@@ -118,17 +149,94 @@ def complete_checkpoints(run: str | Path) -> list[Path]:
 
 
 def _complete(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in ("state.json", "weights.safetensors", "state.safetensors"))
+    return all((folder / name).is_file() for name in FILES)
+
+
+def _read_json(path: Path) -> dict:
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise CheckpointError(f"{path} is {size} bytes, larger than any advnets checkpoint writes "
+                              f"({MAX_JSON_BYTES} at most): not an advnets checkpoint file")
+    try:
+        value = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} is not valid JSON ({err}): the checkpoint is damaged") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path} holds a JSON {type(value).__name__}, expected an object: not an advnets "
+                              "checkpoint file")
+    return value
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(folder: Path) -> None:
+    """Check each file's size and SHA-256 against the manifest (size first, so a huge file is not read).
+    Checkpoints written before manifests existed have none and are read unchecked."""
+    if not (folder / MANIFEST).is_file():
+        return
+    manifest = _read_json(folder / MANIFEST)
+    files = manifest.get("files")
+    if manifest.get("format") != FORMAT or not isinstance(files, dict) or set(files) != set(FILES):
+        raise CheckpointError(f"{folder / MANIFEST} is not an {FORMAT} manifest listing {', '.join(FILES)}")
+    for name in FILES:
+        path, expected = folder / name, files[name]
+        size = path.stat().st_size
+        if size != expected.get("bytes"):
+            cut = " (truncated)" if isinstance(expected.get("bytes"), int) and size < expected["bytes"] else ""
+            raise CheckpointError(f"{path} has {size} bytes, its manifest says {expected.get('bytes')}{cut}: "
+                                  "the checkpoint is damaged; resume from an earlier one in "
+                                  f"{folder.parent} or start again")
+        if _sha256(path) != expected.get("sha256"):
+            raise CheckpointError(f"{path} does not match the SHA-256 in its manifest: the file was altered "
+                                  f"or damaged (bytes flipped); resume from an earlier checkpoint in {folder.parent}")
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors. safetensors checks the header (its length, offsets and
+    shapes against the file) before any tensor is made, so a lying header fails here, quickly."""
+    try:
+        return load_file(str(path))
+    except (SafetensorError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({err}): the checkpoint is damaged "
+                              "or not an advnets checkpoint") from None
 
 
 def load(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
-    meta = json.loads((folder / "state.json").read_text())
+    verify(folder)
+    meta = _read_json(folder / "state.json")
     if meta.get("format") != FORMAT:
-        raise ValueError(f"{folder}/state.json: expected format {FORMAT!r}, found {meta.get('format')!r}")
-    weights = load_file(str(folder / "weights.safetensors"))
-    tensors = load_file(str(folder / "state.safetensors"))
-    return weights, tensors, meta
+        raise CheckpointError(f"{folder}/state.json: expected format {FORMAT!r}, found {meta.get('format')!r}")
+    step = meta.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0 or not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{folder}/state.json: expected a step (an integer >= 0) and a config object")
+    return _read_tensors(folder / "weights.safetensors"), _read_tensors(folder / "state.safetensors"), meta
 
 
 def split_weights(weights: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix) + 1:]: v for k, v in weights.items() if k.startswith(prefix + ".")}
+
+
+def check_fit(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, source: Path | str) -> None:
+    """Raise, listing what differs, unless `state` has exactly `module`'s keys and shapes (a
+    checkpoint of another architecture is refused before anything is loaded)."""
+    expected = module.state_dict()
+    problems = [f"missing {k} {tuple(v.shape)}" for k, v in expected.items() if k not in state]
+    problems += [f"unexpected {k} {tuple(v.shape)}" for k, v in state.items() if k not in expected]
+    problems += [f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(v.shape)}"
+                 for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if problems:
+        shown = "; ".join(problems[:12]) + (f"; and {len(problems) - 12} more" if len(problems) > 12 else "")
+        raise CheckpointError(f"{source}: the {what} weights do not fit the configured {what} "
+                              f"({len(problems)} mismatches: {shown}); the checkpoint is of another architecture")
+
+
+def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, source: Path | str) -> None:
+    """`module.load_state_dict(state)` once check_fit has passed: all of it or nothing."""
+    check_fit(module, state, what, source)
+    module.load_state_dict(state)

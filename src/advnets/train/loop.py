@@ -11,6 +11,7 @@ resume bit for bit, also in the middle of an epoch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -41,16 +42,29 @@ from advnets.nn import (
 )
 from advnets.nn.encoder import Encoder
 from advnets.penalties import gradient_penalty, r1_penalty
-from advnets.train import checkpoint
+from advnets.train import checkpoint, distributed
 from advnets.train.average import WeightAverage
 from advnets.train.schedule import learning_rate, momentum
 
 GRID_NOISE_SEED = 20_140_610  # the fixed noise batch of the per-epoch sample grids
 STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm")
+PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class RunError(ValueError):
     """A run that cannot be started or resumed as asked; the message says why and what to do."""
+
+
+class NonFiniteError(RunError):
+    """A loss or gradient became NaN or infinite (train.nonfinite = stop); nothing was updated with it."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run stopped on SIGINT or SIGTERM after writing its checkpoint; `signum` says which."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
 
 
 @dataclass
@@ -100,13 +114,22 @@ def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=gen)
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """The device `name` stands for; plain 'cuda' is cuda:LOCAL_RANK under torchrun."""
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise RunError(f"train.device = {name!r} is not a device: expected cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RunError(f"train.device = {name!r} but this PyTorch sees no CUDA device: use train.device = cpu")
+        raise RunError(f"train.device = {name!r} is not a device: expected cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RunError(f"train.device = {name!r} but this PyTorch sees no CUDA device: use train.device = cpu")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise RunError(f"train.device = {name!r} but this machine has no MPS device: use train.device = cpu")
+    elif device.type != "cpu":
+        raise RunError(f"train.device = {name!r}: advnets trains on cpu, cuda or mps")
     return device
 
 
@@ -115,10 +138,19 @@ class Trainer:
 
     def __init__(self, config: Config, run_dir: str | Path, *, resume: bool = False, progress: bool = True,
                  train_data: Dataset | None = None):
-        self.config, self.run_dir, self.progress = config, Path(run_dir), progress
+        self.config, self.run_dir = config, Path(run_dir)
         t = config.train
-        self.device = resolve_device(t.device)
-        self.data = train_data or from_config(config.data, "train", progress=progress)
+        self.group = distributed.from_environment(torch.device(t.device).type if t.device else "cpu")
+        self.progress = progress and self.group.main
+        self.device = resolve_device(t.device, self.group.local_rank)
+        if t.batch_size % self.group.world:
+            raise RunError(f"train.batch_size = {t.batch_size} is the global minibatch, split evenly between the "
+                           f"{self.group.world} processes: choose a multiple of {self.group.world}")
+        self.local_batch = t.batch_size // self.group.world
+        if not resume and self.run_dir.exists() and any(self.run_dir.iterdir()):
+            raise RunError(f"run folder {self.run_dir} already exists and is not empty: continue it with "
+                           f"'advnets train --resume {self.run_dir}' or choose another --out")
+        self.data = train_data or from_config(config.data, "train", progress=self.progress)
         batches = len(self.data) // t.batch_size
         self.steps_per_epoch = batches // t.k
         if self.steps_per_epoch == 0:
@@ -153,7 +185,16 @@ class Trainer:
         torch.manual_seed(t.seed)
         self.players = build_players(config, self.data, self.device, self.num_classes, d_outputs)
         self.average = WeightAverage(self.players.G, config.average) if config.average.kind != "none" else None
+        # the modules whose forward passes feed their own player's update: DDP wrappers under torchrun
+        self.train_G, self.train_D, self.train_E = self.players.G, self.players.D, self.players.E
+        if self.group.enabled:
+            self._wrap_for_ddp()
+            if self.group.rank:  # every process its own noise; process 0 keeps the one-process stream
+                torch.manual_seed(distributed.rank_seed(t.seed, self.group.rank))
+        self.autocast_dtype = PRECISIONS.get(t.precision)
+        self.scaler = torch.amp.GradScaler(self.device.type) if t.precision == "fp16" else None
         self.step = 0
+        self.skipped_updates = 0
         self._saved_step = -1
         # summed on the training device, read at log time only (no device sync per step)
         self.stat_sum = torch.zeros(len(STAT_NAMES), dtype=torch.float64, device=self.device)
@@ -170,15 +211,35 @@ class Trainer:
         else:
             self._create_run_dir()
 
+    def _wrap_for_ddp(self) -> None:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        self.train_G = DDP(self.players.G, device_ids=ids)
+        self.train_D = DDP(self.players.D, device_ids=ids)
+        if self.players.E is not None:
+            self.train_E = DDP(self.players.E, device_ids=ids)
+
     # -- the run folder ------------------------------------------------------------------------
 
     def _create_run_dir(self) -> None:
-        if self.run_dir.exists() and any(self.run_dir.iterdir()):
-            raise RunError(f"run folder {self.run_dir} already exists and is not empty: continue it with "
-                           f"'advnets train --resume {self.run_dir}' or choose another --out")
-        (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.run_dir / "config.json", json.dumps(self.config.to_dict(), indent=1))
-        atomic_write_text(self.run_dir / "metrics.jsonl", "")
+        """Made whole in a hidden folder beside it, then renamed into place: a crash leaves either
+        no run folder or a complete one."""
+        if self.group.main:
+            if self.run_dir.exists() and any(self.run_dir.iterdir()):
+                raise RunError(f"run folder {self.run_dir} already exists and is not empty: continue it with "
+                               f"'advnets train --resume {self.run_dir}' or choose another --out")
+            self.run_dir.parent.mkdir(parents=True, exist_ok=True)
+            staging = self.run_dir.parent / f".{self.run_dir.name}.creating"
+            if staging.exists():
+                import shutil
+
+                shutil.rmtree(staging)
+            (staging / "samples").mkdir(parents=True)
+            atomic_write_text(staging / "config.json", json.dumps(self.config.to_dict(), indent=1))
+            atomic_write_text(staging / "metrics.jsonl", "")
+            staging.rename(self.run_dir)  # onto an empty folder, if the user made one
+        distributed.barrier(self.group)
 
     def _resume(self) -> None:
         try:
@@ -189,37 +250,64 @@ class Trainer:
             folder = None  # the run stopped before its first checkpoint: it starts again from step 0
         if folder is not None:
             weights, tensors, meta = checkpoint.load(folder)
-            self.players.G.load_state_dict(checkpoint.split_weights(weights, "generator"))
-            self.players.D.load_state_dict(checkpoint.split_weights(weights, "discriminator"))
-            if self.players.E is not None:
-                self.players.E.load_state_dict(checkpoint.split_weights(weights, "encoder"))
+            modules = {"generator": self.players.G, "discriminator": self.players.D, "encoder": self.players.E,
+                       checkpoint.AVERAGE_PREFIX: self.average.module if self.average is not None else None}
+            for prefix, module in modules.items():  # every shape checked before any is loaded
+                if module is not None:
+                    checkpoint.check_fit(module, checkpoint.split_weights(weights, prefix), prefix, folder)
+            for prefix, module in modules.items():
+                if module is not None:
+                    module.load_state_dict(checkpoint.split_weights(weights, prefix))
             if self.average is not None:
-                self.average.module.load_state_dict(checkpoint.split_weights(weights, checkpoint.AVERAGE_PREFIX))
                 self.average.count = meta["average_count"]
             checkpoint.optimizer_from_flat("g_opt", self.players.g_opt, tensors, meta["g_opt"])
             checkpoint.optimizer_from_flat("d_opt", self.players.d_opt, tensors, meta["d_opt"])
-            torch.set_rng_state(tensors["rng.torch"])
-            if self.device.type == "cuda" and "rng.cuda" in tensors:
-                torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+            self._restore_rng(tensors, meta)
+            if self.scaler is not None and meta.get("grad_scaler"):
+                self.scaler.load_state_dict(meta["grad_scaler"])
             saved = tensors["log.stat_sum"].to(self.device)
             self.stat_sum[:len(saved)] = saved  # checkpoints from before g_grad_norm was logged hold 4 sums
             self.stat_count = meta["stat_count"]
+            self.skipped_updates = meta.get("skipped_updates", 0)
             self.step = self._saved_step = meta["step"]
-        # Drop log rows written after the checkpoint, and partial ones, so the log continues
-        # exactly as if the run had not stopped.
-        metrics = self.run_dir / "metrics.jsonl"
-        rows = [r for r in read_metrics(metrics) if r["step"] <= self.step and not r.get("partial")]
-        atomic_write_text(metrics, "".join(json.dumps(r) + "\n" for r in rows))
-        (self.run_dir / "samples").mkdir(exist_ok=True)
+        if self.group.main:
+            # Drop log rows written after the checkpoint, and partial ones, so the log continues
+            # exactly as if the run had not stopped.
+            metrics = self.run_dir / "metrics.jsonl"
+            rows = [r for r in read_metrics(metrics) if r["step"] <= self.step and not r.get("partial")]
+            atomic_write_text(metrics, "".join(json.dumps(r) + "\n" for r in rows))
+            (self.run_dir / "samples").mkdir(exist_ok=True)
+        distributed.barrier(self.group)
+
+    def _restore_rng(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        """Each process's random state as saved; a process the checkpoint has none for (the run
+        resumes with more processes) starts a stream fixed by the seed, its rank and the step."""
+        rank = self.group.rank
+        key = "rng.torch" if rank == 0 else f"rng.torch.rank{rank}"
+        if key in tensors and meta.get("world_size", 1) == self.group.world:
+            torch.set_rng_state(tensors[key])
+        elif rank == 0:
+            torch.set_rng_state(tensors["rng.torch"])
+        else:
+            torch.manual_seed(distributed.rank_seed(self.config.train.seed, rank, meta["step"]))
+        if self.device.type == "cuda" and "rng.cuda" in tensors and rank == 0:
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
 
     def save_checkpoint(self) -> None:
+        """Every process takes part (random states gathered, log sums averaged); process 0 writes."""
         if self._saved_step == self.step:
+            return
+        rng_states = distributed.gather_rng_states(self.group)
+        distributed.mean_(self.group, self.stat_sum)
+        if not self.group.main:
+            self._saved_step = self.step
+            distributed.barrier(self.group)
             return
         p = self.players
         g_tensors, g_meta = checkpoint.optimizer_to_flat("g_opt", p.g_opt)
         d_tensors, d_meta = checkpoint.optimizer_to_flat("d_opt", p.d_opt)
-        tensors = {**g_tensors, **d_tensors, "rng.torch": torch.get_rng_state(),
-                   "log.stat_sum": self.stat_sum.cpu()}
+        tensors = {**g_tensors, **d_tensors, "rng.torch": rng_states[0], "log.stat_sum": self.stat_sum.cpu(),
+                   **{f"rng.torch.rank{r}": state for r, state in enumerate(rng_states) if r}}
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         weights = {**{f"generator.{k}": v for k, v in p.G.state_dict().items()},
@@ -233,9 +321,14 @@ class Trainer:
                 "average_count": self.average.count if self.average is not None else None,
                 "data_dim": self.data.dim, "image_shape": self.data.image_shape,
                 "class_frequencies": self.class_freq.tolist() if self.num_classes else None,
-                "config": self.config.to_dict(), "g_opt": g_meta, "d_opt": d_meta}
+                "config": self.config.to_dict(), "g_opt": g_meta, "d_opt": d_meta,
+                "world_size": self.group.world, "skipped_updates": self.skipped_updates,
+                "grad_scaler": self.scaler.state_dict() if self.scaler is not None else None}
         folder = self.run_dir / "checkpoints" / f"step-{self.step:08d}"
-        checkpoint.save(folder, weights, tensors, meta, self.config.train.keep_checkpoints)
+        try:
+            checkpoint.save(folder, weights, tensors, meta, self.config.train.keep_checkpoints)
+        finally:
+            distributed.barrier(self.group)
         self._saved_step = self.step
 
     # -- Algorithm 1 ---------------------------------------------------------------------------
@@ -246,8 +339,8 @@ class Trainer:
         if epoch != self._perm_epoch:
             self._perm = epoch_permutation(self.config.train.seed, epoch, len(self.data)).to(self.device)
             self._perm_epoch = epoch
-        b = self.config.train.batch_size
-        rows = self._perm[index * b:(index + 1) * b]
+        start = index * self.config.train.batch_size + self.group.rank * self.local_batch  # this process's share
+        rows = self._perm[start:start + self.local_batch]
         return self.x[rows], (self.y[rows] if self.num_classes else None)
 
     @property
@@ -268,7 +361,7 @@ class Trainer:
         and its loss adds the cross-entropy of a batch of the labelled images."""
         if self.labelled is None:
             return self.objective.discriminator(real_out, fake_out), real_out, fake_out
-        rows = self.labelled[torch.randint(len(self.labelled), (self.config.train.batch_size,), device=self.device)]
+        rows = self.labelled[torch.randint(len(self.labelled), (self.local_batch,), device=self.device)]
         loss = semi_supervised_discriminator_loss(self.players.D(self.x[rows]), self.y[rows], real_out, fake_out,
                                                   self.config.semi.unsupervised_weight)
         return loss, self.adversarial_logits(real_out), self.adversarial_logits(fake_out)
@@ -290,11 +383,13 @@ class Trainer:
             total = total + p.r1 * r1_penalty(critic, x)
         return total
 
-    def judge(self, x: torch.Tensor, c: torch.Tensor | None, extra: torch.Tensor | None):
-        """D's output for x, and its class logits when D also classifies (condition.auxiliary_weight)."""
+    def judge(self, x: torch.Tensor, c: torch.Tensor | None, extra: torch.Tensor | None, for_d: bool = True):
+        """D's output for x, and its class logits when D also classifies (condition.auxiliary_weight).
+        `for_d`: the output feeds D's own update (through DDP's D when distributed)."""
+        D = self.train_D if for_d else self.players.D
         if self.config.condition.auxiliary_weight:
-            return self.players.D(x, c, extra, with_classes=True)
-        return self.players.D(x, c, extra), None
+            return D(x, c, extra, with_classes=True)
+        return D(x, c, extra), None
 
     def auxiliary_loss(self, class_logits: torch.Tensor | None, c: torch.Tensor | None):
         """weight x cross-entropy of D's classifier against the classes; 0 without the classifier."""
@@ -329,58 +424,114 @@ class Trainer:
             if o.name == "sgd":
                 group["momentum"] = momentum(o, self.epoch)
 
-    def simultaneous_step(self) -> torch.Tensor:
+    def autocast(self):
+        """The forward passes at train.precision (a no-op at fp32)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def backward(self, loss: torch.Tensor, inputs: list, retain_graph: bool = False) -> None:
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward(inputs=inputs,
+                                                                               retain_graph=retain_graph)
+
+    def update(self, opt: torch.optim.Optimizer, updates_done: int, player: str) -> None:
+        self._set_hyperparameters(opt, updates_done, player)
+        if self.scaler is not None:
+            self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            opt.step()
+
+    def finite(self, losses: dict[str, torch.Tensor], params: dict[str, list]) -> dict[str, torch.Tensor] | None:
+        """The gradient norms of `params` when they and the losses are all finite (on every process).
+        If not: with train.nonfinite = stop, NonFiniteError naming the step and the tensor; with
+        skip, None (the caller skips the update, which is counted). One device sync per update.
+        Under fp16 the gradient scaler owns overflowing gradients (it skips and rescales)."""
+        norms = {} if self.scaler is not None else {
+            name: torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in ps
+                                                        if p.grad is not None]))
+            for name, ps in params.items()}
+        values = {name: v.detach().float() for name, v in losses.items()} | norms
+        bad = not bool(torch.isfinite(torch.stack(list(values.values()))).all())
+        if not distributed.any_true(self.group, bad):
+            return norms
+        if self.config.train.nonfinite == "skip":
+            self.skipped_updates += 1
+            return None
+        culprits = [name for name, v in values.items() if not torch.isfinite(v)] or ["another process's loss"]
+        last = checkpoint.complete_checkpoints(self.run_dir)
+        kept = f"its last checkpoint {last[-1]} is untouched" if last else "it has no checkpoint yet"
+        raise NonFiniteError(
+            f"step {self.step + 1} (epoch {self.epoch + 1}): {' and '.join(culprits)} "
+            f"{'is' if len(culprits) == 1 else 'are'} not finite, so the run stopped "
+            f"before updating with it; {kept}. Lower optim.lr, or set train.nonfinite = skip to skip such updates")
+
+    def simultaneous_step(self) -> torch.Tensor | None:
         """The reference code's update: D's and G's gradients from one minibatch, applied together."""
-        G, g_opt, d_opt = self.players.G, self.players.g_opt, self.players.d_opt
+        g_opt, d_opt = self.players.g_opt, self.players.d_opt
         x, c = self.next_batch(self.step % self.steps_per_epoch)
-        z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
-        fake = G(z, c_fake)
-        code = self.players.E(x) if self.players.E is not None else None
-        (real_out, real_classes), (fake_out, fake_classes) = self.judge(x, c, code), self.judge(fake, c_fake, self.pair(z))
-        d_loss, real_logits, fake_logits = self.discriminator_objective(real_out, fake_out)
-        d_loss = d_loss + self.auxiliary_loss(real_classes, c) + self.penalty(x, c, fake)
-        # the same D outputs, dropout included
-        g_loss = self.generator_objective(x, fake, fake_logits, real_logits) + self.auxiliary_loss(fake_classes, c_fake)
+        with self.autocast():
+            z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
+            fake = self.train_G(z, c_fake)
+            code = self.train_E(x) if self.players.E is not None else None
+            (real_out, real_classes), (fake_out, fake_classes) = (self.judge(x, c, code),
+                                                                  self.judge(fake, c_fake, self.pair(z)))
+            d_loss, real_logits, fake_logits = self.discriminator_objective(real_out, fake_out)
+            d_loss = d_loss + self.auxiliary_loss(real_classes, c) + self.penalty(x, c, fake)
+            # the same D outputs, dropout included
+            g_loss = (self.generator_objective(x, fake, fake_logits, real_logits)
+                      + self.auxiliary_loss(fake_classes, c_fake))
         d_opt.zero_grad(set_to_none=True)
         g_opt.zero_grad(set_to_none=True)
-        d_loss.backward(inputs=self.players.d_params, retain_graph=True)
-        g_loss.backward(inputs=self.players.g_params)
-        self._set_hyperparameters(d_opt, self.step, "d")
-        self._set_hyperparameters(g_opt, self.step, "g")
-        d_opt.step()
-        g_opt.step()
-        return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params)
+        self.backward(d_loss, self.players.d_params, retain_graph=True)
+        self.backward(g_loss, self.players.g_params)
+        norms = self.finite({"d_loss": d_loss, "g_loss": g_loss},
+                            {"D's gradient": self.players.d_params, "G's gradient": self.players.g_params})
+        if norms is None:
+            return None
+        self.update(d_opt, self.step, "d")
+        self.update(g_opt, self.step, "g")
+        return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params, norms.get("G's gradient"))
 
-    def alternating_step(self) -> torch.Tensor:
+    def alternating_step(self) -> torch.Tensor | None:
         """Algorithm 1 as printed: k updates of D, then one update of G on fresh noise."""
         G, D, g_opt, d_opt = self.players.G, self.players.D, self.players.g_opt, self.players.d_opt
         k = self.config.train.k
+        d_skipped = False
         for i in range(k):
             x, c = self.next_batch((self.step % self.steps_per_epoch) * k + i)
-            z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
-            with torch.no_grad():
-                fake = G(z, c_fake)
-                code = self.players.E(x) if self.players.E is not None else None
-            (real_out, real_classes), (fake_out, _) = self.judge(x, c, code), self.judge(fake, c_fake, self.pair(z))
-            d_loss, real_logits, fake_logits = self.discriminator_objective(real_out, fake_out)
-            d_loss = d_loss + self.auxiliary_loss(real_classes, c) + self.penalty(x, c, fake)
+            with self.autocast():
+                z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
+                with torch.no_grad():
+                    fake = G(z, c_fake)
+                    code = self.players.E(x) if self.players.E is not None else None
+                (real_out, real_classes), (fake_out, _) = self.judge(x, c, code), self.judge(fake, c_fake, self.pair(z))
+                d_loss, real_logits, fake_logits = self.discriminator_objective(real_out, fake_out)
+                d_loss = d_loss + self.auxiliary_loss(real_classes, c) + self.penalty(x, c, fake)
             d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self._set_hyperparameters(d_opt, self.step * k + i, "d")
-            d_opt.step()
-        z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
-        fake = G(z, c_fake)
-        logits, classes = None, None
-        if self.g_objective is not None:
-            out, classes = self.judge(fake, c_fake, self.pair(z))
-            logits = self.adversarial_logits(out)
-        e_logits = D(x, None, self.players.E(x)) if self.players.E is not None else None
-        g_loss = self.generator_objective(x, fake, logits, e_logits) + self.auxiliary_loss(classes, c_fake)
+            self.backward(d_loss, self.players.d_params)
+            if self.finite({"d_loss": d_loss}, {"D's gradient": self.players.d_params}) is None:
+                d_skipped = True
+            else:
+                self.update(d_opt, self.step * k + i, "d")
+        with self.autocast():
+            z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
+            fake = self.train_G(z, c_fake)
+            logits, classes = None, None
+            if self.g_objective is not None:
+                out, classes = self.judge(fake, c_fake, self.pair(z), for_d=False)
+                logits = self.adversarial_logits(out)
+            e_logits = D(x, None, self.train_E(x)) if self.players.E is not None else None
+            g_loss = self.generator_objective(x, fake, logits, e_logits) + self.auxiliary_loss(classes, c_fake)
         g_opt.zero_grad(set_to_none=True)
-        g_loss.backward(inputs=self.players.g_params)
-        self._set_hyperparameters(g_opt, self.step, "g")
-        g_opt.step()
-        return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params)
+        self.backward(g_loss, self.players.g_params)
+        norms = self.finite({"g_loss": g_loss}, {"G's gradient": self.players.g_params})
+        if norms is None:
+            return None
+        self.update(g_opt, self.step, "g")
+        if d_skipped:  # its loss is not finite: keep it out of the logged means
+            return None
+        return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params, norms.get("G's gradient"))
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -389,54 +540,70 @@ class Trainer:
         total = t.epochs * self.steps_per_epoch
         return min(total, t.max_steps) if t.max_steps is not None else total
 
+    def train_step(self) -> None:
+        """One step of Algorithm 1, the average of G after it, and the step's logged statistics."""
+        step_fn = self.simultaneous_step if self.config.train.update == "simultaneous" else self.alternating_step
+        stats = step_fn()
+        if self.average is not None:
+            self.average.update(self.players.G, self.epoch)
+        if stats is not None:  # a skipped update's statistics are not finite: they stay out of the means
+            self.stat_sum += stats.detach()
+            self.stat_count += 1
+        self.step += 1
+
     def run(self) -> Path:
-        """Train to the configured end (or until interrupted); returns the run folder."""
+        """Train to the configured end (or until SIGINT/SIGTERM); returns the run folder."""
         t = self.config.train
-        step_fn = self.simultaneous_step if t.update == "simultaneous" else self.alternating_step
         total = self.total_steps()
         interval_start, interval_steps = time.perf_counter(), 0
         bar = tqdm(total=total, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True,
                    desc=f"epoch {self.epoch + 1}")
-        stopped = False
-        with _stop_on_interrupt() as stop:
-            while self.step < total and not stop.requested:
-                stats = step_fn()
-                if self.average is not None:
-                    self.average.update(self.players.G, self.epoch)
-                self.stat_sum += stats.detach()
-                self.stat_count += 1
-                self.step += 1
-                interval_steps += 1
-                bar.update(1)
-                if self.step % t.log_every == 0:
-                    now = time.perf_counter()
-                    row = self._log(interval_steps / max(now - interval_start, 1e-9))
-                    interval_start, interval_steps = now, 0
-                    bar.set_postfix({k: f"{row[k]:.3f}" for k in STAT_NAMES[:4]})
-                epoch_done = self.step % self.steps_per_epoch == 0
-                if epoch_done:
-                    bar.set_description(f"epoch {min(self.epoch + 1, t.epochs)}")
-                    if self.epoch % t.sample_every == 0 or self.step == total:
-                        self.write_samples(self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png")
-                every = t.checkpoint_every
-                if (every is None and epoch_done) or (every is not None and self.step % every == 0):
-                    self.save_checkpoint()
-            stopped = stop.requested
-        bar.close()
-        self.save_checkpoint()
-        if self.stat_count:  # the steps since the last full interval, so the log reaches the end
-            self._log(interval_steps / max(time.perf_counter() - interval_start, 1e-9), partial=True)
-        rows = read_metrics(self.run_dir / "metrics.jsonl")
-        if rows:
-            save_curves(rows, self.run_dir / "curves.png")
-        if stopped:
-            raise KeyboardInterrupt(f"stopped at step {self.step}; checkpoint saved. Continue with "
-                                    f"'advnets train --resume {self.run_dir}'")
+        try:
+            with _stop_on_signals() as stop:
+                while self.step < total and not stop.signum:
+                    self.train_step()
+                    interval_steps += 1
+                    bar.update(1)
+                    if self.step % t.log_every == 0:
+                        now = time.perf_counter()
+                        row = self._log(interval_steps / max(now - interval_start, 1e-9))
+                        interval_start, interval_steps = now, 0
+                        bar.set_postfix({k: f"{row[k]:.3f}" for k in STAT_NAMES[:4]})
+                    epoch_done = self.step % self.steps_per_epoch == 0
+                    if epoch_done:
+                        bar.set_description(f"epoch {min(self.epoch + 1, t.epochs)}")
+                        if self.group.main and (self.epoch % t.sample_every == 0 or self.step == total):
+                            self.write_samples(self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png")
+                    every = t.checkpoint_every
+                    if (every is None and epoch_done) or (every is not None and self.step % every == 0):
+                        self.save_checkpoint()
+                    if self.group.enabled:  # every process stops at the same step
+                        stop.signum = distributed.all_max(self.group, stop.signum)
+                signum = stop.signum
+            bar.close()
+            self.save_checkpoint()
+            if self.stat_count:  # the steps since the last full interval, so the log reaches the end
+                self._log(interval_steps / max(time.perf_counter() - interval_start, 1e-9), partial=True)
+            if self.group.main:
+                rows = read_metrics(self.run_dir / "metrics.jsonl")
+                if rows:
+                    save_curves(rows, self.run_dir / "curves.png")
+        except BaseException:
+            bar.close()
+            distributed.shutdown(self.group, clean=False)
+            raise
+        distributed.shutdown(self.group)
+        if signum:
+            name = signal.Signals(signum).name
+            raise Interrupted(f"{name}: stopped at step {self.step}; checkpoint saved. Continue with "
+                              f"'advnets train --resume {self.run_dir}'", signum)
         return self.run_dir
 
     def _log(self, steps_per_s: float, partial: bool = False) -> dict:
         """Append a row of interval means to metrics.jsonl. A partial row (a run stopping between
-        log steps) keeps the interval open; resuming drops it and the full row follows."""
+        log steps) keeps the interval open; resuming drops it and the full row follows. Under
+        torchrun the sums are averaged over the processes first (every process takes part)."""
+        distributed.mean_(self.group, self.stat_sum)
         means = (self.stat_sum / max(self.stat_count, 1)).tolist()
         o, t = self.config.optim, self.config.train
         row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
@@ -444,10 +611,13 @@ class Trainer:
                "lr_d": learning_rate(o, self.step * t.k), "lr_g": learning_rate(o, self.step, "g"),
                "momentum": momentum(o, (self.step - 1) // self.steps_per_epoch) if o.name == "sgd" else None,
                "images_per_s": steps_per_s * t.batch_size * t.k}
+        if self.skipped_updates:
+            row["skipped"] = self.skipped_updates
         if partial:
             row["partial"] = True
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
+        if self.group.main:
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
         if not partial:
             self.stat_sum.zero_()
             self.stat_count = 0
@@ -469,12 +639,13 @@ class Trainer:
 
 
 @torch.no_grad()
-def _stats(d_loss, g_loss, real_logits, fake_logits, g_params) -> torch.Tensor:
+def _stats(d_loss, g_loss, real_logits, fake_logits, g_params, g_norm=None) -> torch.Tensor:
     """The logged quantities of one step, in STAT_NAMES order. The norm of G's gradient shows the
     paper's remark on objectives: minimax gradients vanish while D rejects the samples."""
-    g_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in g_params]))
-    return torch.stack([d_loss, g_loss, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean(),
-                        g_norm.to(d_loss.dtype)])
+    if g_norm is None:
+        g_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in g_params]))
+    return torch.stack([v.float() for v in (d_loss, g_loss, torch.sigmoid(real_logits).mean(),
+                                            torch.sigmoid(fake_logits).mean(), g_norm)])
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -492,28 +663,31 @@ def read_metrics(path: Path) -> list[dict]:
 
 
 class _StopFlag:
-    requested = False
+    signum = 0  # the signal that asked the run to stop; 0: none
 
 
 @contextmanager
-def _stop_on_interrupt():
-    """Turn Ctrl-C into a request to stop after the current step (the run is then checkpointed)."""
+def _stop_on_signals():
+    """Turn SIGINT (Ctrl-C) and SIGTERM (a scheduler's or torchrun's stop) into a request to stop
+    after the current step; the run is then checkpointed. A second SIGINT stops at once."""
     flag = _StopFlag()
 
     def handler(signum, frame):
-        if flag.requested:  # a second Ctrl-C stops at once
+        if flag.signum and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        flag.requested = True
+        flag.signum = signum
 
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGINT, handler)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: leave signals alone
-        yield flag
-        return
+        pass
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def train(config: Config, run_dir: str | Path, *, progress: bool = True) -> Path:

@@ -1,0 +1,173 @@
+"""Fault injection: SIGKILL a training run again and again, at random moments, during start-up,
+training and checkpoint writes, resuming it after each kill; then compare its end with a run that
+was never interrupted. tests/test_faults.py runs a short campaign in CI; this script runs a longer
+one and writes benchmarks/results/reliability.md and .json.
+
+    python benchmarks/reliability.py --kills 60 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from advnets.train import checkpoint
+
+# a small run with a checkpoint every 5 steps (of about 1,000), so kills often land mid-write
+RUN_ARGS = ["--data.source", "digits", "--generator.noise_dim", "8", "--generator.hidden", "32,32",
+            "--discriminator.hidden", "16,16", "--discriminator.pieces", "2", "--train.batch_size", "100",
+            "--train.update", "alternating", "--optim.name", "adam", "--optim.lr", "0.001",
+            "--average.kind", "ema", "--average.half_life", "20",
+            "--train.log_every", "4", "--train.checkpoint_every", "5", "--train.keep_checkpoints", "2",
+            "--train.sample_every", "20", "--no-progress"]
+MOMENTS = ("start-up", "training", "checkpoint write")
+
+
+def command(run: Path, epochs: int) -> list[str]:
+    if (run / "config.json").is_file():
+        return [sys.executable, "-m", "advnets", "train", "--resume", str(run), "--no-progress"]
+    return [sys.executable, "-m", "advnets", "train", *RUN_ARGS, "--train.epochs", str(epochs), "--out", str(run)]
+
+
+def writing(run: Path) -> bool:
+    """Whether a checkpoint is being written (its temporary folder exists)."""
+    try:
+        return any(name.startswith(".") for name in os.listdir(run / "checkpoints"))
+    except OSError:
+        return False
+
+
+def latest(run: Path) -> str | None:
+    try:
+        return (run / "checkpoints" / "latest").read_text()
+    except OSError:
+        return None
+
+
+def kill_at(proc: subprocess.Popen, run: Path, moment: str, rng: random.Random, timeout: float = 60.0) -> bool | None:
+    """SIGKILL `proc` at the chosen kind of moment. Returns whether a checkpoint write was under
+    way at the kill, or None when the process had already finished."""
+    deadline = time.monotonic() + timeout
+    if moment == "start-up":
+        time.sleep(rng.uniform(0.0, 2.5))
+    else:
+        before = latest(run)
+        while proc.poll() is None and time.monotonic() < deadline:
+            if moment == "checkpoint write" and writing(run):
+                break
+            if moment == "training" and latest(run) != before:  # training has begun: a checkpoint came
+                time.sleep(rng.uniform(0.0, 0.15))
+                break
+    mid_write = writing(run)
+    if proc.poll() is not None:
+        return None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return mid_write
+
+
+def check_after_kill(run: Path) -> str | None:
+    """What is wrong with the run folder after a kill, or None: the folder is absent or complete,
+    and its newest complete checkpoint loads."""
+    if not run.exists():
+        return None
+    if not (run / "config.json").is_file():
+        return f"{run} exists without config.json: a half-made run folder"
+    try:
+        folder = checkpoint.resolve(run)
+    except FileNotFoundError:
+        return None  # killed before the first checkpoint: the resume starts from step 0
+    try:
+        checkpoint.load(folder)
+    except Exception as err:  # noqa: BLE001 - any failure to load is the finding
+        return f"the newest complete checkpoint {folder.name} does not load: {err}"
+    return None
+
+
+def same_end(a: Path, b: Path) -> list[str]:
+    """The differences between two finished runs' final checkpoints and logs (none: identical)."""
+    ca, cb = checkpoint.resolve(a), checkpoint.resolve(b)
+    if ca.name != cb.name:
+        return [f"final checkpoints {ca.name} and {cb.name}"]
+    diffs = []
+    for name in ("weights.safetensors", "state.safetensors"):
+        ta, tb = load_file(str(ca / name)), load_file(str(cb / name))
+        diffs += [f"{name}:{k}" for k in ta.keys() | tb.keys() if k not in ta or k not in tb
+                  or not torch.equal(ta[k], tb[k])]
+    rows = [[{k: v for k, v in json.loads(line).items() if k != "images_per_s"}
+             for line in (r / "metrics.jsonl").read_text().splitlines()] for r in (a, b)]
+    if rows[0] != rows[1]:
+        diffs.append("metrics.jsonl")
+    return diffs
+
+
+def campaign(folder: Path, kills: int, seed: int, epochs: int = 60) -> dict:
+    """`kills` SIGKILLs of one run, cycling through the kinds of moment; then the comparison."""
+    rng = random.Random(seed)
+    straight, run = folder / "straight", folder / "killed"
+    subprocess.run(command(straight, epochs), check=True, capture_output=True)
+    tries = {m: 0 for m in MOMENTS}
+    mid_write, problems, launches = 0, [], 0
+    done = 0
+    while done < kills:
+        moment = MOMENTS[launches % len(MOMENTS)]
+        launches += 1
+        proc = subprocess.Popen(command(run, epochs), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        during_write = kill_at(proc, run, moment, rng)
+        if during_write is None:  # it finished first: start the run again from the beginning
+            if proc.returncode != 0:
+                problems.append(f"a resume failed: {proc.stderr.read().decode()[-500:]}")
+            proc.stderr.close()
+            import shutil
+
+            shutil.rmtree(run)
+            continue
+        proc.stderr.close()
+        done += 1
+        tries[moment] += 1
+        mid_write += during_write
+        problem = check_after_kill(run)
+        if problem:
+            problems.append(problem)
+    final = subprocess.run(command(run, epochs), capture_output=True, text=True)
+    if final.returncode != 0:
+        problems.append(f"the final resume failed: {final.stderr[-500:]}")
+    differences = same_end(straight, run) if final.returncode == 0 else ["no final checkpoint"]
+    return {"kills": done, "by_moment": tries, "during_checkpoint_write": mid_write, "launches": launches,
+            "problems": problems, "final_differences": differences,
+            "passes": done - len(problems), "identical_to_uninterrupted": not differences}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kills", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", default="runs/reliability")
+    parser.add_argument("--results", default=str(Path(__file__).parent / "results"))
+    args = parser.parse_args()
+    work = Path(args.work)
+    if work.exists():
+        import shutil
+
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    start = time.perf_counter()
+    report = campaign(work, args.kills, args.seed)
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    results = Path(args.results)
+    (results / "reliability.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
