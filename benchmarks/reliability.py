@@ -12,9 +12,11 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -128,8 +130,6 @@ def campaign(folder: Path, kills: int, seed: int, epochs: int = 60) -> dict:
             if proc.returncode != 0:
                 problems.append(f"a resume failed: {proc.stderr.read().decode()[-500:]}")
             proc.stderr.close()
-            import shutil
-
             shutil.rmtree(run)
             continue
         proc.stderr.close()
@@ -139,13 +139,46 @@ def campaign(folder: Path, kills: int, seed: int, epochs: int = 60) -> dict:
         problem = check_after_kill(run)
         if problem:
             problems.append(problem)
-    final = subprocess.run(command(run, epochs), capture_output=True, text=True)
+    final = subprocess.run(command(run, epochs), capture_output=True, text=True, check=False)
     if final.returncode != 0:
         problems.append(f"the final resume failed: {final.stderr[-500:]}")
     differences = same_end(straight, run) if final.returncode == 0 else ["no final checkpoint"]
     return {"kills": done, "by_moment": tries, "during_checkpoint_write": mid_write, "launches": launches,
             "problems": problems, "final_differences": differences,
             "passes": done - len(problems), "identical_to_uninterrupted": not differences}
+
+
+FAULT_TESTS = {  # test name prefix in tests/test_faults.py -> what it injects
+    "test_nan_at_step_k": "NaN injected at step k (stop)",
+    "test_nan_with_skip": "NaN injected at step k (skip and count)",
+    "test_sigterm": "SIGTERM mid-run",
+    "test_full_disk": "ENOSPC during a checkpoint write",
+    "test_retention": "corrupted write under keep_last = 1",
+    "test_truncated": "truncated checkpoint",
+    "test_byte_flipped": "byte-flipped checkpoint",
+    "test_checkpoint_of_another_architecture": "checkpoint of another architecture",
+    "test_pickle_payload": "pickle with a code-executing payload",
+    "test_safetensors_file_with_a_lying_header": "safetensors with a lying header",
+}
+
+
+def fault_tests() -> list[tuple[str, int, int]]:
+    """Run the other fault tests (pytest) and count tries and passes per kind of fault."""
+    import xml.etree.ElementTree as ET
+
+    tests = Path(__file__).parents[1] / "tests" / "test_faults.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "faults.xml"
+        subprocess.run([sys.executable, "-m", "pytest", "-q", str(tests), "-k", "not sigkills",
+                        f"--junitxml={xml}"], capture_output=True, check=False)
+        cases = ET.parse(xml).getroot().iter("testcase")
+        outcomes = [(c.get("name"), not any(child.tag in ("failure", "error", "skipped") for child in c))
+                    for c in cases]
+    counts = []
+    for prefix, label in FAULT_TESTS.items():
+        mine = [ok for name, ok in outcomes if name.startswith(prefix)]
+        counts.append((label, len(mine), sum(mine)))
+    return counts
 
 
 def main() -> None:
@@ -157,16 +190,38 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.work)
     if work.exists():
-        import shutil
-
         shutil.rmtree(work)
     work.mkdir(parents=True)
     start = time.perf_counter()
     report = campaign(work, args.kills, args.seed)
     report["seconds"] = round(time.perf_counter() - start, 1)
+    report["fault_tests"] = [{"fault": f, "tries": t, "passes": p} for f, t, p in fault_tests()]
     results = Path(args.results)
     (results / "reliability.json").write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps(report, indent=1))
+    kills = report["by_moment"]
+    lines = ["# Reliability: fault injection", "",
+             f"Command: `python benchmarks/reliability.py --kills {args.kills} --seed {args.seed}` "
+             f"({report['seconds']} s)  ",
+             f"Machine: {os.cpu_count()} cores, torch {torch.__version__}  ", f"Date: {time.strftime('%Y-%m-%d')}", "",
+             "## SIGKILL at random moments, resuming after each", "",
+             "A run of about 1,000 steps (digits, a checkpoint every 5 steps, keep the last 2, an average of G) "
+             "is killed with SIGKILL, resumed, killed again, until the count is reached, then resumed to its end "
+             "and compared with the same run trained without interruption.", "",
+             "| moment of the kill | kills |", "|---|---|",
+             *[f"| {moment} | {count} |" for moment, count in kills.items()],
+             f"| all (of which inside a checkpoint write) | {report['kills']} ({report['during_checkpoint_write']}) |",
+             "",
+             f"- After every kill, the run folder was absent or complete and its newest complete checkpoint loaded: "
+             f"**{report['passes']} of {report['kills']}**.",
+             f"- Launches: {report['launches']} (a launch whose run ended before its kill starts the run again).",
+             f"- The resumed run's final weights, optimiser and random states and log equal the uninterrupted "
+             f"run's bit for bit: **{'yes' if report['identical_to_uninterrupted'] else 'NO: ' + ', '.join(report['final_differences'])}**.",
+             *[f"- Problem: {p}" for p in report["problems"]],
+             "", "## The other faults (tests/test_faults.py)", "",
+             "| fault | tries | passes |", "|---|---|---|",
+             *[f"| {f['fault']} | {f['tries']} | {f['passes']} |" for f in report["fault_tests"]]]
+    (results / "reliability.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

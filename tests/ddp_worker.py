@@ -39,7 +39,7 @@ def main(out: str, steps: int, overrides: str) -> None:
                   "batches_match": bool(batches_match), "local_batch": trainer.local_batch,
                   "finite": bool(torch.isfinite(flat).all())}
         (Path(out) / "report.json").write_text(json.dumps(report))
-    dist.destroy_process_group()
+    trainer.close()
 
 
 if __name__ == "__main__":

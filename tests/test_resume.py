@@ -49,6 +49,9 @@ VARIANTS = {
                          "--discriminator.init", "data", "--discriminator.input_noise", "0.3",
                          "--discriminator.hidden_noise", "0.5", "--generator.batch_norm", "true",
                          "--generator.activation", "softplus", "--train.update", "alternating"],
+    # fp16 autocast: the gradient scaler's scale and growth counter resume with the run
+    "fp16-scaler": ["--train.precision", "fp16", "--train.update", "alternating", "--optim.name", "adam",
+                    "--optim.lr", "0.001"],
 }
 
 

@@ -33,6 +33,8 @@ def _overrides(args: argparse.Namespace) -> dict:
             values.setdefault(sec, {})[name] = value
     if getattr(args, "data_dir", None):
         values.setdefault("data", {})["dir"] = args.data_dir
+    if getattr(args, "device", None):
+        values.setdefault("train", {})["device"] = args.device
     return values
 
 
@@ -462,11 +464,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     if any(extensions):
         print(f"section 7:  {', '.join(e for e in extensions if e)}")
     print(f"training:   {t.update} updates, k = {t.k}, {t.objective}, {o.name} lr {o.lr}, batch {t.batch_size}, "
-          f"seed {t.seed}, {t.epochs} epochs" + (f" / {t.max_steps} steps" if t.max_steps else ""))
+          f"seed {t.seed}, {t.epochs} epochs" + (f" / {t.max_steps} steps" if t.max_steps else "")
+          + f", {t.device} {t.precision}")
     try:
         folder = checkpoint.resolve(run)
         meta = json.loads((folder / "state.json").read_text())
-        print(f"checkpoint: {folder.name} (step {meta['step']}, epoch {meta['epoch']:.2f})")
+        extra = [f"{meta['world_size']} processes" if meta.get("world_size", 1) > 1 else "",
+                 f"{meta['skipped_updates']} non-finite updates skipped" if meta.get("skipped_updates") else ""]
+        print(f"checkpoint: {folder.name} (step {meta['step']}, epoch {meta['epoch']:.2f}"
+              + "".join(f", {e}" for e in extra if e) + ")")
     except FileNotFoundError:
         print("checkpoint: none yet")
     if rows:
@@ -496,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="PATH", help="train on your data: a folder of images, a .npy/.npz array, or "
                    "CIFAR-10's folder of .bin files (without --preset: a DCGAN of about 5,000 steps)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (short for --train.device)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config as TOML and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_config_flags(p)
@@ -665,8 +672,8 @@ def main(argv: list[str] | None = None) -> int:
     except (cfgmod.ConfigError, RunError, EvaluationError) as err:
         print(f"advnets: error: {err}", file=sys.stderr)
         return 2
-    except (DataNotFoundError, IDXError, FileNotFoundError, ValueError, ClassifierError, InceptionUnavailable) as err:
-        print(f"advnets: error: {err}", file=sys.stderr)
+    except (DataNotFoundError, IDXError, OSError, ValueError, ClassifierError, InceptionUnavailable) as err:
+        print(f"advnets: error: {err}", file=sys.stderr)  # OSError: e.g. a full disk while writing a log
         return 1
     except Interrupted as err:
         print(f"\nadvnets: {err}", file=sys.stderr)

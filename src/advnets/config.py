@@ -181,6 +181,9 @@ class TrainConfig:
     keep_checkpoints: int = field(default=2, metadata=_bounds(1))
     # Write a sample grid every this many epochs (from a fixed noise batch).
     sample_every: int = field(default=1, metadata=_bounds(1))
+    # Also write the logged scalars and the sample grids for TensorBoard, to RUN/tensorboard/
+    # (needs the tensorboard package: pip install 'advnets[tensorboard]').
+    tensorboard: bool = False
 
 
 @dataclass
@@ -261,7 +264,7 @@ class Config:
 # not the mathematics of the steps already taken or still to take.
 RESUMABLE_FIELDS = frozenset(
     {"train.epochs", "train.max_steps", "train.log_every", "train.checkpoint_every",
-     "train.keep_checkpoints", "train.sample_every", "train.device", "train.nonfinite", "data.dir", "data.download", "data.path"}
+     "train.keep_checkpoints", "train.sample_every", "train.device", "train.nonfinite", "train.tensorboard", "data.dir", "data.download", "data.path"}
 )
 
 

@@ -12,7 +12,9 @@ resume bit for bit, also in the middle of an epoch.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
+import shutil
 import signal
 import time
 from contextlib import contextmanager
@@ -140,7 +142,7 @@ class Trainer:
                  train_data: Dataset | None = None):
         self.config, self.run_dir = config, Path(run_dir)
         t = config.train
-        self.group = distributed.from_environment(torch.device(t.device).type if t.device else "cpu")
+        self.group = distributed.from_environment(resolve_device(t.device).type)
         self.progress = progress and self.group.main
         self.device = resolve_device(t.device, self.group.local_rank)
         if t.batch_size % self.group.world:
@@ -150,6 +152,13 @@ class Trainer:
         if not resume and self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise RunError(f"run folder {self.run_dir} already exists and is not empty: continue it with "
                            f"'advnets train --resume {self.run_dir}' or choose another --out")
+        if t.tensorboard:
+            from advnets.train.tensorboard import summary_writer_class
+
+            try:  # before anything is made: a run that cannot log as asked does not start
+                summary_writer_class()
+            except ImportError as err:
+                raise RunError(str(err)) from None
         self.data = train_data or from_config(config.data, "train", progress=self.progress)
         batches = len(self.data) // t.batch_size
         self.steps_per_epoch = batches // t.k
@@ -210,15 +219,20 @@ class Trainer:
             self._resume()
         else:
             self._create_run_dir()
+        self.tensorboard = None
+        if t.tensorboard and self.group.main:
+            from advnets.train.tensorboard import TensorBoardLog
+
+            self.tensorboard = TensorBoardLog(self.run_dir, self.step)
 
     def _wrap_for_ddp(self) -> None:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        self.train_G = DDP(self.players.G, device_ids=ids)
-        self.train_D = DDP(self.players.D, device_ids=ids)
+        self.train_G = DDP(self.players.G, device_ids=ids, gradient_as_bucket_view=True)
+        self.train_D = DDP(self.players.D, device_ids=ids, gradient_as_bucket_view=True)
         if self.players.E is not None:
-            self.train_E = DDP(self.players.E, device_ids=ids)
+            self.train_E = DDP(self.players.E, device_ids=ids, gradient_as_bucket_view=True)
 
     # -- the run folder ------------------------------------------------------------------------
 
@@ -232,8 +246,6 @@ class Trainer:
             self.run_dir.parent.mkdir(parents=True, exist_ok=True)
             staging = self.run_dir.parent / f".{self.run_dir.name}.creating"
             if staging.exists():
-                import shutil
-
                 shutil.rmtree(staging)
             (staging / "samples").mkdir(parents=True)
             atomic_write_text(staging / "config.json", json.dumps(self.config.to_dict(), indent=1))
@@ -573,7 +585,10 @@ class Trainer:
                     if epoch_done:
                         bar.set_description(f"epoch {min(self.epoch + 1, t.epochs)}")
                         if self.group.main and (self.epoch % t.sample_every == 0 or self.step == total):
-                            self.write_samples(self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png")
+                            png = self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png"
+                            self.write_samples(png)
+                            if self.tensorboard is not None:
+                                self.tensorboard.image("samples", png, self.step)
                     every = t.checkpoint_every
                     if (every is None and epoch_done) or (every is not None and self.step % every == 0):
                         self.save_checkpoint()
@@ -590,14 +605,26 @@ class Trainer:
                     save_curves(rows, self.run_dir / "curves.png")
         except BaseException:
             bar.close()
-            distributed.shutdown(self.group, clean=False)
+            self.close(clean=False)
             raise
-        distributed.shutdown(self.group)
+        finally:
+            if self.tensorboard is not None:
+                self.tensorboard.close()
+        self.close()
         if signum:
             name = signal.Signals(signum).name
             raise Interrupted(f"{name}: stopped at step {self.step}; checkpoint saved. Continue with "
                               f"'advnets train --resume {self.run_dir}'", signum)
         return self.run_dir
+
+    def close(self, clean: bool = True) -> None:
+        """Under torchrun: drop the DDP wrappers, then end the process group advnets started. The
+        wrappers hold gloo's pending work; freed later, at interpreter exit, they abort the process."""
+        if not self.group.enabled:
+            return
+        self.train_G, self.train_D, self.train_E = self.players.G, self.players.D, self.players.E
+        gc.collect()
+        distributed.shutdown(self.group, clean)
 
     def _log(self, steps_per_s: float, partial: bool = False) -> dict:
         """Append a row of interval means to metrics.jsonl. A partial row (a run stopping between
@@ -618,6 +645,8 @@ class Trainer:
         if self.group.main:
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
+            if self.tensorboard is not None and not partial:
+                self.tensorboard.scalars(row)
         if not partial:
             self.stat_sum.zero_()
             self.stat_count = 0
