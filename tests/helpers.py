@@ -13,3 +13,21 @@ def tiny_config(**sections) -> cfgmod.Config:
     for sec, fields in sections.items():
         values.setdefault(sec, {}).update(fields)
     return cfgmod.from_dict(values)
+
+
+def interrupt_training(args: list[str], run, sig: int, rows: int = 3) -> tuple[int, str]:
+    """Start `advnets train ARGS --out RUN`, send `sig` once its log has `rows` rows, and return
+    the exit status and standard error."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "advnets", "train", *args, "--out", str(run)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = run / "metrics.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (metrics.is_file() and metrics.read_text().count("\n") >= rows):
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err

@@ -20,7 +20,7 @@ import torch
 
 from advnets.train import checkpoint
 from advnets.train.loop import NonFiniteError, Trainer
-from helpers import tiny_config
+from helpers import interrupt_training, tiny_config
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import reliability
@@ -98,16 +98,9 @@ def test_nan_with_skip_skips_and_counts_the_update(tmp_path):
 
 def test_sigterm_writes_a_final_checkpoint_and_exits_cleanly(tmp_path):
     run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "advnets", "train", *reliability.RUN_ARGS,
-                             "--train.checkpoint_every", "100000", "--train.epochs", "200", "--out", str(run)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    metrics = run / "metrics.jsonl"
-    deadline = time.time() + 60
-    while time.time() < deadline and not (metrics.is_file() and metrics.read_text().count("\n") >= 3):
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGTERM, err
+    returncode, err = interrupt_training([*reliability.RUN_ARGS, "--train.checkpoint_every", "100000",
+                                          "--train.epochs", "200"], run, signal.SIGTERM)
+    assert returncode == 128 + signal.SIGTERM, err
     assert "SIGTERM: stopped at step" in err and "Traceback" not in err
     meta = json.loads((checkpoint.resolve(run) / "state.json").read_text())
     assert 12 <= meta["step"] < 200 * 17  # the step it stopped at, not an epoch end

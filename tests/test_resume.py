@@ -4,13 +4,13 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from advnets.train import checkpoint
+from helpers import interrupt_training
 
 TINY = ["--data.source", "digits", "--generator.noise_dim", "8", "--generator.hidden", "32,32",
         "--discriminator.hidden", "16,16", "--discriminator.pieces", "2", "--train.batch_size", "100",
@@ -96,17 +96,10 @@ def test_interrupted_run_checkpoints_and_resumes_identically(tmp_path):
     args = TINY + ["--train.epochs", "40"]
     straight, broken = tmp_path / "straight", tmp_path / "broken"
     advnets("train", *args, "--out", straight)
-    proc = subprocess.Popen([sys.executable, "-m", "advnets", "train", *args, "--out", str(broken)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    metrics = broken / "metrics.jsonl"
-    deadline = time.time() + 60
-    while time.time() < deadline and not (metrics.is_file() and metrics.read_text().count("\n") >= 3):
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    if proc.returncode == 0:
+    returncode, err = interrupt_training(args, broken, signal.SIGINT)
+    if returncode == 0:
         pytest.skip("the run finished before the interrupt arrived")
-    assert proc.returncode == 130, err
+    assert returncode == 130, err
     assert "--resume" in err
     stopped_at = json.loads((checkpoint.resolve(broken) / "state.json").read_text())["step"]
     assert 0 < stopped_at < 40 * 12
