@@ -149,9 +149,8 @@ class Trainer:
             raise RunError(f"train.batch_size = {t.batch_size} is the global minibatch, split evenly between the "
                            f"{self.group.world} processes: choose a multiple of {self.group.world}")
         self.local_batch = t.batch_size // self.group.world
-        if not resume and self.run_dir.exists() and any(self.run_dir.iterdir()):
-            raise RunError(f"run folder {self.run_dir} already exists and is not empty: continue it with "
-                           f"'advnets train --resume {self.run_dir}' or choose another --out")
+        if not resume:
+            self._refuse_a_used_run_dir()
         if t.tensorboard:
             from advnets.train.tensorboard import summary_writer_class
 
@@ -236,13 +235,16 @@ class Trainer:
 
     # -- the run folder ------------------------------------------------------------------------
 
+    def _refuse_a_used_run_dir(self) -> None:
+        if self.run_dir.exists() and any(self.run_dir.iterdir()):
+            raise RunError(f"run folder {self.run_dir} already exists and is not empty: continue it with "
+                           f"'advnets train --resume {self.run_dir}' or choose another --out")
+
     def _create_run_dir(self) -> None:
         """Made whole in a hidden folder beside it, then renamed into place: a crash leaves either
         no run folder or a complete one."""
         if self.group.main:
-            if self.run_dir.exists() and any(self.run_dir.iterdir()):
-                raise RunError(f"run folder {self.run_dir} already exists and is not empty: continue it with "
-                               f"'advnets train --resume {self.run_dir}' or choose another --out")
+            self._refuse_a_used_run_dir()  # again: it may have appeared while the data loaded
             self.run_dir.parent.mkdir(parents=True, exist_ok=True)
             staging = self.run_dir.parent / f".{self.run_dir.name}.creating"
             if staging.exists():
