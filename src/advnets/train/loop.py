@@ -297,11 +297,10 @@ class Trainer:
         """Each process's random state as saved; a process the checkpoint has none for (the run
         resumes with more processes) starts a stream fixed by the seed, its rank and the step."""
         rank = self.group.rank
-        key = "rng.torch" if rank == 0 else f"rng.torch.rank{rank}"
-        if key in tensors and meta.get("world_size", 1) == self.group.world:
-            torch.set_rng_state(tensors[key])
-        elif rank == 0:
+        if rank == 0:
             torch.set_rng_state(tensors["rng.torch"])
+        elif f"rng.torch.rank{rank}" in tensors and meta.get("world_size", 1) == self.group.world:
+            torch.set_rng_state(tensors[f"rng.torch.rank{rank}"])
         else:
             torch.manual_seed(distributed.rank_seed(self.config.train.seed, rank, meta["step"]))
         if self.device.type == "cuda" and "rng.cuda" in tensors and rank == 0:
@@ -448,13 +447,18 @@ class Trainer:
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward(inputs=inputs,
                                                                                retain_graph=retain_graph)
 
-    def update(self, opt: torch.optim.Optimizer, updates_done: int, player: str) -> None:
-        self._set_hyperparameters(opt, updates_done, player)
+    def update(self, *steps: tuple[torch.optim.Optimizer, int, str]) -> None:
+        """Step each (optimiser, its updates done, player) whose gradients one backward round made.
+        The fp16 scaler moves its scale once, after all of them: each optimiser's gradients are
+        unscaled with the scale their losses were multiplied by."""
+        for opt, updates_done, player in steps:
+            self._set_hyperparameters(opt, updates_done, player)
+            if self.scaler is not None:
+                self.scaler.step(opt)
+            else:
+                opt.step()
         if self.scaler is not None:
-            self.scaler.step(opt)
             self.scaler.update()
-        else:
-            opt.step()
 
     def finite(self, losses: dict[str, torch.Tensor], params: dict[str, list]) -> dict[str, torch.Tensor] | None:
         """The gradient norms of `params` when they and the losses are all finite (on every process).
@@ -503,8 +507,7 @@ class Trainer:
                             {"D's gradient": self.players.d_params, "G's gradient": self.players.g_params})
         if norms is None:
             return None
-        self.update(d_opt, self.step, "d")
-        self.update(g_opt, self.step, "g")
+        self.update((d_opt, self.step, "d"), (g_opt, self.step, "g"))
         return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params, norms.get("G's gradient"))
 
     def alternating_step(self) -> torch.Tensor | None:
@@ -527,7 +530,7 @@ class Trainer:
             if self.finite({"d_loss": d_loss}, {"D's gradient": self.players.d_params}) is None:
                 d_skipped = True
             else:
-                self.update(d_opt, self.step * k + i, "d")
+                self.update((d_opt, self.step * k + i, "d"))
         with self.autocast():
             z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
             fake = self.train_G(z, c_fake)
@@ -542,7 +545,7 @@ class Trainer:
         norms = self.finite({"g_loss": g_loss}, {"G's gradient": self.players.g_params})
         if norms is None:
             return None
-        self.update(g_opt, self.step, "g")
+        self.update((g_opt, self.step, "g"))
         if d_skipped:  # its loss is not finite: keep it out of the logged means
             return None
         return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params, norms.get("G's gradient"))
@@ -560,7 +563,9 @@ class Trainer:
         stats = step_fn()
         if self.average is not None:
             self.average.update(self.players.G, self.epoch)
-        if stats is not None:  # a skipped update's statistics are not finite: they stay out of the means
+        # a skipped update's statistics are not finite: they stay out of the means (so do those of an
+        # fp16 step whose gradients overflowed, which the scaler skipped)
+        if stats is not None and (self.scaler is None or bool(torch.isfinite(stats).all())):
             self.stat_sum += stats.detach()
             self.stat_count += 1
         self.step += 1
