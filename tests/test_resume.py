@@ -43,8 +43,9 @@ VARIANTS = {
                        "alternating", "--train.k", "2", "--optim.name", "adam", "--optim.lr", "0.001",
                        "--discriminator.input_keep", "1", "--discriminator.hidden_keep", "1"],
     # Salimans et al.'s semi-supervised setting: data-initialised weight-normalised ReLU D with
-    # Gaussian noise, a batch-normalised softplus G
+    # Gaussian noise, a batch-normalised softplus G, and averages of both G and D
     "semi-weight-norm": ["--semi.labels_per_class", "5", "--train.objective", "feature-matching",
+                         "--average.kind", "ema", "--average.half_life", "4", "--average.discriminator", "true",
                          "--discriminator.unit", "relu", "--discriminator.weight_norm", "true",
                          "--discriminator.init", "data", "--discriminator.input_noise", "0.3",
                          "--discriminator.hidden_noise", "0.5", "--generator.batch_norm", "true",

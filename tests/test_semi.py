@@ -95,3 +95,46 @@ def test_semi_needs_labels():
         tiny_config(data={"source": "ring-2d"}, generator={"output": "linear"}, semi={"labels_per_class": 5})
     with pytest.raises(Exception, match="condition.kind = 'none'"):
         tiny_config(semi={"labels_per_class": 5}, condition={"kind": "concat"})
+
+
+def test_the_average_of_d_is_folded_from_its_iterates_and_is_what_classify_scores(tmp_path):
+    from advnets.sample import load_discriminator
+    from advnets.train import checkpoint
+
+    semi = {"semi": {"labels_per_class": 5}, "train": {"max_steps": 12, "objective": "feature-matching"}}
+    plain, run = tmp_path / "plain", tmp_path / "run"
+    Trainer(tiny_config(**semi), plain, progress=False).run()
+    trainer = Trainer(tiny_config(**semi, average={"kind": "ema", "decay": 0.75, "discriminator": True}), run,
+                      progress=False)
+    iterates = []
+    while trainer.step < 12:
+        trainer.train_step()
+        iterates.append({k: v.detach().clone() for k, v in trainer.players.D.state_dict().items()})
+    trainer.save_checkpoint()
+    # by hand: the mean of the first 1 / (1 - decay) = 4 iterates, then an EMA with weight 1/4
+    expected = {k: torch.stack([it[k] for it in iterates[:4]]).mean(0) for k in iterates[0]}
+    for it in iterates[4:]:
+        expected = {k: 0.75 * expected[k] + 0.25 * it[k] for k in expected}
+    averaged = load_discriminator(run, average=True)
+    assert averaged.averaged
+    for k, v in averaged.state_dict().items():
+        torch.testing.assert_close(v, expected[k], rtol=0, atol=1e-6)
+    # the trained D is the one a run without the average has: averaging changes nothing in training
+    for k, v in load_discriminator(run).state_dict().items():
+        assert torch.equal(v, load_discriminator(plain).state_dict()[k]), k
+    assert not load_discriminator(plain, average=True).averaged  # nothing to average: the trained D
+
+    proc = subprocess.run([sys.executable, "-m", "advnets", "classify", str(run), "--no-baseline"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(next((run / "classify").glob("step-*.json")).read_text())
+    test = load("digits", "test")
+    assert report["discriminator"] == "average"
+    assert report["discriminator_error"] == error_rate(averaged, test.x, test.y)
+    assert report["trained_discriminator_error"] == error_rate(load_discriminator(run), test.x, test.y)
+    assert checkpoint.D_AVERAGE_PREFIX in {k.split(".")[0] for k in checkpoint.load(checkpoint.resolve(run))[0]}
+
+
+def test_averaging_d_needs_an_average():
+    with pytest.raises(Exception, match="average.discriminator = true .* needs average.kind"):
+        tiny_config(average={"discriminator": True})

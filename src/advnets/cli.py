@@ -416,12 +416,15 @@ def cmd_classify(args: argparse.Namespace) -> int:
         raise cfgmod.ConfigError(f"--labels-per-class {args.labels_per_class}: must be at least 1")
     r = classification_report(args.run, labels_per_class=args.labels_per_class, label_seed=args.label_seed,
                               baseline=not args.no_baseline, baseline_steps=args.baseline_steps,
-                              data_dir=args.data_dir)
+                              average=not args.last_iterate, data_dir=args.data_dir)
     print(f"{r['run']} @ {r['checkpoint']}: {r['labelled']} labelled {r['data']} training images "
           f"({r['labels_per_class']} per class, label seed {r['label_seed']}), {r['test_rows']} test images")
     if "discriminator_error" in r:
         note = "" if r["discriminator_trained_on_these_labels"] else " (it was trained on other labels)"
-        print(f"  semi-supervised D:                  {100 * r['discriminator_error']:.2f}% test error{note}")
+        which = "semi-supervised D (its average):" if r["discriminator"] == "average" else "semi-supervised D:"
+        print(f"  {which:<36}{100 * r['discriminator_error']:.2f}% test error{note}")
+        if "trained_discriminator_error" in r:
+            print(f"  the trained D (last iterate):       {100 * r['trained_discriminator_error']:.2f}% test error")
     print(f"  logistic regression on D's features: {100 * r['features_error']:.2f}% test error")
     if "supervised_error" in r:
         print(f"  supervised only (D's architecture):  {100 * r['supervised_error']:.2f}% test error")
@@ -633,6 +636,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-seed", type=int, default=None, help="the draw of labelled images (default: the run's)")
     p.add_argument("--no-baseline", action="store_true", help="skip the supervised-only baseline")
     p.add_argument("--baseline-steps", type=int, default=3000, help="Adam steps of the baseline (default 3000)")
+    p.add_argument("--last-iterate", action="store_true",
+                   help="the trained D throughout, not the average of its weights (average.discriminator)")
     p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
     p.set_defaults(func=cmd_classify)
 

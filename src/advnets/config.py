@@ -201,6 +201,10 @@ class AverageConfig:
     half_life: Optional[float] = field(default=None, metadata=_bounds(0.0, lo_open=True))
     # The first epoch (0-based) whose iterates are averaged: early ones are far from any good G.
     start_epoch: int = field(default=0, metadata=_bounds(0))
+    # Also average D's weights in the same way, after every step: `advnets classify` then scores
+    # the averaged D. Salimans et al.'s code tests its semi-supervised D so; the trained D's test
+    # error jumps by a point from one checkpoint to the next.
+    discriminator: bool = False
 
 
 @dataclass
@@ -466,6 +470,9 @@ def validate(config: Config) -> None:
     if config.train.objective == "feature-matching" and config.condition.kind != "none":
         raise ConfigError("train.objective = 'feature-matching' matches the features of an unconditional D: "
                           "use condition.kind = 'none'")
+    if config.average.discriminator and config.average.kind == "none":
+        raise ConfigError("average.discriminator = true averages D like G, so it needs average.kind = "
+                          "\"ema\" (with average.decay or average.half_life)")
     h = config.average.half_life
     if h is not None and config.average.decay != 0.5 ** (1.0 / h):
         raise ConfigError(f"average.half_life = {h} means average.decay = {0.5 ** (1.0 / h)!r}, not "

@@ -100,11 +100,16 @@ def load_generator(path: str | Path, device: str = "cpu", average: bool = True) 
                             torch.tensor(freqs, dtype=torch.float64) if freqs else None)
 
 
-def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:
-    """The discriminator of a run folder or checkpoint folder, in eval mode (no dropout)."""
+def load_discriminator(path: str | Path, device: str = "cpu", average: bool = False) -> Discriminator:
+    """The discriminator of a run folder or checkpoint folder, in eval mode (no dropout): the
+    trained D, or with `average` the average of its weights where the run keeps one
+    (average.discriminator)."""
     folder, weights, meta, config = _load(path)
+    prefix = "discriminator"
+    if average and meta.get("average_count") and any(k.startswith(checkpoint.D_AVERAGE_PREFIX + ".") for k in weights):
+        prefix = checkpoint.D_AVERAGE_PREFIX
     freqs = meta.get("class_frequencies")
-    state = checkpoint.split_weights(weights, "discriminator")
+    state = checkpoint.split_weights(weights, prefix)
     last = max(int(k.split(".")[1]) for k in state if k.startswith("net."))  # D's output layer
     outputs = next(v.shape[0] for k, v in state.items() if k.startswith(f"net.{last}.") and v.ndim == 2)
     D = build_discriminator(config.discriminator, meta["data_dim"], num_classes=len(freqs) if freqs else 0,
@@ -112,5 +117,6 @@ def load_discriminator(path: str | Path, device: str = "cpu") -> Discriminator:
                             auxiliary=config.condition.auxiliary_weight > 0,
                             extra_dim=config.generator.noise_dim if config.encoder.kind == "bigan" else 0,
                             image_shape=tuple(meta["image_shape"]) if meta.get("image_shape") else None)
-    checkpoint.load_into(D, state, "discriminator", folder)
+    checkpoint.load_into(D, state, prefix, folder)
+    D.averaged = prefix == checkpoint.D_AVERAGE_PREFIX
     return D.to(device).eval()

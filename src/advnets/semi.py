@@ -68,11 +68,14 @@ def supervised_baseline(build_d, labelled_x, labelled_y, test_x, test_y, *, step
 
 
 def classification_report(run, *, labels_per_class: int | None = None, label_seed: int | None = None,
-                          baseline: bool = True, baseline_steps: int = 3000, data_dir=None) -> dict:
+                          baseline: bool = True, baseline_steps: int = 3000, average: bool = True,
+                          data_dir=None) -> dict:
     """Test errors of the run's classifiers and of the supervised baseline on the same labels.
 
     A semi-supervised run uses its own labelled images unless others are asked for; any other run
-    gets `labels_per_class` (default 10) drawn with `label_seed` (default 0)."""
+    gets `labels_per_class` (default 10) drawn with `label_seed` (default 0). Where the run
+    averages D's weights (average.discriminator) and `average` holds, the averaged D is the one
+    scored; the trained D's error is reported beside it."""
     from advnets.config import from_dict
     from advnets.data import load
     from advnets.nn import build_discriminator
@@ -94,12 +97,15 @@ def classification_report(run, *, labels_per_class: int | None = None, label_see
         raise ValueError(f"{config.data.source} has no class labels to classify")
     rows = labelled_subset(train.y, per_class, seed)
     lab_x, lab_y = train.x[rows], train.y[rows]
-    D = load_discriminator(folder)
+    D = load_discriminator(folder, average=average)
     report = {"run": str(folder.parent.parent), "checkpoint": folder.name, "data": config.data.source,
-              "labels_per_class": per_class, "label_seed": seed, "labelled": len(rows), "test_rows": len(test)}
+              "labels_per_class": per_class, "label_seed": seed, "labelled": len(rows), "test_rows": len(test),
+              "discriminator": "average" if D.averaged else "trained"}
     own = semi.labels_per_class and per_class == semi.labels_per_class and seed == semi.label_seed
     if semi.labels_per_class:
         report["discriminator_error"] = error_rate(D, test.x, test.y)
+        if D.averaged:
+            report["trained_discriminator_error"] = error_rate(load_discriminator(folder), test.x, test.y)
         report["discriminator_trained_on_these_labels"] = bool(own)
     start = time.perf_counter()
     report["features_error"] = feature_classifier_error(D, lab_x, lab_y, test.x, test.y)

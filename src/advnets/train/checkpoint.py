@@ -29,6 +29,7 @@ from advnets.io import atomic_write_text, fsync_dir, write_durably
 
 FORMAT = "advnets-checkpoint-1"
 AVERAGE_PREFIX = "generator_average"
+D_AVERAGE_PREFIX = "discriminator_average"
 FILES = ("weights.safetensors", "state.safetensors", "state.json")
 MANIFEST = "manifest.json"
 MAX_JSON_BYTES = 64 << 20  # state.json and the manifest are small; a larger one is not ours

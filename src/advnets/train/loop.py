@@ -193,6 +193,7 @@ class Trainer:
         torch.manual_seed(t.seed)
         self.players = build_players(config, self.data, self.device, self.num_classes, d_outputs)
         self.average = WeightAverage(self.players.G, config.average) if config.average.kind != "none" else None
+        self.d_average = WeightAverage(self.players.D, config.average) if config.average.discriminator else None
         # the modules whose forward passes feed their own player's update: DDP wrappers under torchrun
         self.train_G, self.train_D, self.train_E = self.players.G, self.players.D, self.players.E
         if self.group.enabled:
@@ -265,7 +266,8 @@ class Trainer:
         if folder is not None:
             weights, tensors, meta = checkpoint.load(folder)
             modules = {"generator": self.players.G, "discriminator": self.players.D, "encoder": self.players.E,
-                       checkpoint.AVERAGE_PREFIX: self.average.module if self.average is not None else None}
+                       checkpoint.AVERAGE_PREFIX: self.average.module if self.average is not None else None,
+                       checkpoint.D_AVERAGE_PREFIX: self.d_average.module if self.d_average is not None else None}
             for prefix, module in modules.items():  # every shape checked before any is loaded
                 if module is not None:
                     checkpoint.check_fit(module, checkpoint.split_weights(weights, prefix), prefix, folder)
@@ -274,6 +276,8 @@ class Trainer:
                     module.load_state_dict(checkpoint.split_weights(weights, prefix))
             if self.average is not None:
                 self.average.count = meta["average_count"]
+            if self.d_average is not None:
+                self.d_average.count = meta["average_count"]  # the two are updated together
             checkpoint.optimizer_from_flat("g_opt", self.players.g_opt, tensors, meta["g_opt"])
             checkpoint.optimizer_from_flat("d_opt", self.players.d_opt, tensors, meta["d_opt"])
             self._restore_rng(tensors, meta)
@@ -327,6 +331,9 @@ class Trainer:
                    **{f"discriminator.{k}": v for k, v in p.D.state_dict().items()}}
         if self.average is not None:
             weights.update({f"{checkpoint.AVERAGE_PREFIX}.{k}": v for k, v in self.average.module.state_dict().items()})
+        if self.d_average is not None:
+            weights.update({f"{checkpoint.D_AVERAGE_PREFIX}.{k}": v
+                            for k, v in self.d_average.module.state_dict().items()})
         if p.E is not None:
             weights.update({f"encoder.{k}": v for k, v in p.E.state_dict().items()})
         meta = {"step": self.step, "epoch": self.step / self.steps_per_epoch,
@@ -558,11 +565,13 @@ class Trainer:
         return min(total, t.max_steps) if t.max_steps is not None else total
 
     def train_step(self) -> None:
-        """One step of Algorithm 1, the average of G after it, and the step's logged statistics."""
+        """One step of Algorithm 1, the averages of G (and D) after it, and the step's logged statistics."""
         step_fn = self.simultaneous_step if self.config.train.update == "simultaneous" else self.alternating_step
         stats = step_fn()
         if self.average is not None:
             self.average.update(self.players.G, self.epoch)
+        if self.d_average is not None:
+            self.d_average.update(self.players.D, self.epoch)
         # a skipped update's statistics are not finite: they stay out of the means (so do those of an
         # fp16 step whose gradients overflowed, which the scaler skipped)
         if stats is not None and (self.scaler is None or bool(torch.isfinite(stats).all())):
