@@ -86,12 +86,15 @@ def write(results: dict, name: str) -> None:
         lines += [""]
     if results.get("semi"):
         lines += ["## Semi-supervised classification of the MNIST test set", "",
-                  ("| run | labelled | label seed | semi-supervised D | logistic regression on D features | "
-                   "supervised only |"), "|---|---|---|---|---|---|"]
+                  ("| run | labelled | label seed | D scored | semi-supervised D | the trained D | logistic regression "
+                   "on D features | supervised only |"), "|---|---|---|---|---|---|---|---|"]
         for r in results["semi"]:
-            lines.append(f"| {r['run']} | {r['labelled']} | {r['label_seed']} | {pct(r.get('discriminator_error'))} | "
+            lines.append(f"| {r['run']} | {r['labelled']} | {r['label_seed']} | {r.get('discriminator', 'trained')} | "
+                         f"{pct(r.get('discriminator_error'))} | "
+                         f"{pct(r.get('trained_discriminator_error', r.get('discriminator_error')))} | "
                          f"{pct(r['features_error'])} | {pct(r.get('supervised_error'))} |")
-        lines += ["", "Test error on the 10,000 test images.", ""]
+        lines += ["", "Test error on the 10,000 test images. \"D scored\": the average of D's weights "
+                  "(average.discriminator) or the trained D; the features are those of the D scored.", ""]
     if results.get("inpaint"):
         lines += ["## Completing hidden pixels by searching z", "",
                   ("| run | hidden | images | accuracy whole | as seen | completed by G | from the nearest training "
