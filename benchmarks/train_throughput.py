@@ -145,6 +145,55 @@ def hand_written_dcgan(train_x: torch.Tensor, steps: int, seed: int) -> float:
 HAND_WRITTEN = {"mnist-paper": hand_written_epoch, "mnist-dcgan": hand_written_dcgan}
 
 
+def breakdown(config: cfgmod.Config, train, steps: int, workdir: Path, hand_written, reps: int) -> list[str]:
+    """Where advnets' time goes in one run of `steps` steps (seconds inside Trainer.run), and the
+    rate of the training steps alone against the hand-written loop's, alternating."""
+    import advnets.train.loop as loop
+
+    spent: dict[str, float] = {}
+
+    def timed(owner, name, label):
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
+        setattr(owner, name, wrapper)
+        return original
+
+    parts = [(Trainer, "train_step", "training steps (all)"), (Trainer, "finite", "of which the finiteness check"),
+             (Trainer, "save_checkpoint", "checkpoint (write, manifest, verify)"),
+             (Trainer, "write_samples", "sample grid"), (loop, "save_curves", "curve plot"), (Trainer, "_log", "log rows")]
+    originals = [timed(*part) for part in parts]
+    try:
+        config = cfgmod.apply(config, {"train": {"max_steps": steps, "seed": 0}}, source="benchmark")
+        trainer = Trainer(config, workdir / "breakdown", progress=False, train_data=train)
+        start = time.perf_counter()
+        trainer.run()
+        total = time.perf_counter() - start
+    finally:
+        for (owner, name, _), original in zip(parts, originals):
+            setattr(owner, name, original)
+    lines = [f"Where the time of one {steps}-step advnets run goes (`--breakdown`): {total:.2f} s in all; "
+             + "; ".join(f"{label} {spent.get(label, 0.0):.2f} s" for _, _, label in parts) + ".", ""]
+    ratios = []
+    for rep in range(reps):
+        config_r = cfgmod.apply(config, {"train": {"seed": rep}}, source="benchmark")
+        trainer = Trainer(config_r, workdir / f"steps-{rep}", progress=False, train_data=train)
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.train_step()
+        steps_only = steps * config.train.batch_size / (time.perf_counter() - start)
+        ratios.append(steps_only / hand_written(train.x, steps, rep))
+    lines += [f"The training steps alone (`Trainer.train_step`, no sample grid, checkpoint, log or plot) against the "
+              f"hand-written loop, {reps} alternating repetitions: ratios "
+              + ", ".join(f"{r:.3f}" for r in ratios) + f" (median {statistics.median(ratios):.3f}).", ""]
+    return lines
+
+
 def advnets_epoch(config: cfgmod.Config, train, steps: int, workdir: Path, rep: int) -> float:
     """`steps` steps through advnets' Trainer; returns images per second."""
     config = cfgmod.apply(config, {"train": {"max_steps": steps, "seed": rep}}, source="benchmark")
@@ -161,6 +210,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500, help="steps per repetition (500 = one mnist-paper epoch)")
     parser.add_argument("--preset", default="mnist-paper", choices=sorted(HAND_WRITTEN))
     parser.add_argument("--out", default=None, help="default: benchmarks/results/train_throughput[_dcgan].md")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the parts of one advnets run, and the training steps alone")
     args = parser.parse_args()
     suffix = "" if args.preset == "mnist-paper" else "_dcgan"
     args.out = args.out or str(Path(__file__).parent / "results" / f"train_throughput{suffix}.md")
@@ -179,13 +230,15 @@ def main() -> None:
             h = hand_written(train.x, args.steps, rep)
             rows.append((a, h, a / h))
             print(f"rep {rep}: advnets {a:.0f} images/s, hand-written {h:.0f} images/s, ratio {a / h:.3f}", flush=True)
+        extra = breakdown(config, train, args.steps, Path(tmp), hand_written, 3) if args.breakdown else []
 
     ratio = statistics.median(r[2] for r in rows)
     lines = [
         f"# Training throughput: {args.preset}, advnets vs a hand-written PyTorch loop",
         "",
         f"Command: `python benchmarks/train_throughput.py --reps {args.reps} --steps {args.steps}"
-        f"{'' if args.preset == 'mnist-paper' else ' --preset ' + args.preset}`  ",
+        f"{'' if args.preset == 'mnist-paper' else ' --preset ' + args.preset}"
+        f"{' --breakdown' if args.breakdown else ''}`  ",
         f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
         f"Python {platform.python_version()}  ",
         f"Date: {time.strftime('%Y-%m-%d')}",
@@ -199,6 +252,7 @@ def main() -> None:
         f"Seconds per epoch (50,000 images), median: advnets {50_000 / statistics.median(r[0] for r in rows):.1f} s, "
         f"hand-written {50_000 / statistics.median(r[1] for r in rows):.1f} s.",
         "",
+        *extra,
     ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines))
