@@ -2,7 +2,8 @@
 
 Layout of RUN/checkpoints/step-NNNNNNNN/:
   weights.safetensors  generator.* and discriminator.* parameters and buffers, and
-                       generator_average.* when the run averages G's weights (config.average)
+                       generator_average.* when the run averages G's weights (config.average),
+                       discriminator_average.* when it averages D's too (average.discriminator)
   state.safetensors    optimiser tensors (d_opt.*, g_opt.*), RNG states (rng.*), log accumulators
   state.json           step, epoch, position in the epoch, config, optimiser hyper-parameters
   manifest.json        each file's size and SHA-256, so a truncated or altered file is named on load

@@ -43,10 +43,13 @@ def from_environment(device_type: str) -> Group:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return SINGLE
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device_type == "cuda":  # NCCL's own tensors (barrier, the reductions below) go to the current device
+        torch.cuda.set_device(local_rank)
     owned = not dist.is_initialized()
     if owned:
         dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-    return Group(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), owned)
+    return Group(dist.get_rank(), dist.get_world_size(), local_rank, owned)
 
 
 def all_max(group: Group, value: int) -> int:

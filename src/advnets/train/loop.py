@@ -472,10 +472,7 @@ class Trainer:
         If not: with train.nonfinite = stop, NonFiniteError naming the step and the tensor; with
         skip, None (the caller skips the update, which is counted). One device sync per update.
         Under fp16 the gradient scaler owns overflowing gradients (it skips and rescales)."""
-        norms = {} if self.scaler is not None else {
-            name: torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in ps
-                                                        if p.grad is not None]))
-            for name, ps in params.items()}
+        norms = {} if self.scaler is not None else {name: _grad_norm(ps) for name, ps in params.items()}
         values = {name: v.detach().float() for name, v in losses.items()} | norms
         bad = not bool(torch.isfinite(torch.stack(list(values.values()))).all())
         if not distributed.any_true(self.group, bad):
@@ -684,11 +681,19 @@ class Trainer:
 
 
 @torch.no_grad()
+def _grad_norm(params) -> torch.Tensor:
+    """The Euclidean norm of the gradients of `params`, all together."""
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params
+                                                 if p.grad is not None]))
+
+
+@torch.no_grad()
 def _stats(d_loss, g_loss, real_logits, fake_logits, g_params, g_norm=None) -> torch.Tensor:
     """The logged quantities of one step, in STAT_NAMES order. The norm of G's gradient shows the
-    paper's remark on objectives: minimax gradients vanish while D rejects the samples."""
+    paper's remark on objectives: minimax gradients vanish while D rejects the samples. `g_norm`:
+    already computed by the finiteness check (it is not under fp16, where the scaler checks)."""
     if g_norm is None:
-        g_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in g_params]))
+        g_norm = _grad_norm(g_params)
     return torch.stack([v.float() for v in (d_loss, g_loss, torch.sigmoid(real_logits).mean(),
                                             torch.sigmoid(fake_logits).mean(), g_norm)])
 
