@@ -81,7 +81,8 @@ def main() -> None:
         rows = [finish(t) for t in tasks]
 
     command = (f"python benchmarks/table1.py {' '.join('--preset ' + p for p in args.preset)} "
-               f"{' '.join(f'--seed {s}' for s in seeds)}")
+               f"{' '.join(f'--seed {s}' for s in seeds)} --runs {args.runs} --out-name {args.out_name} "
+               f"--threads {args.threads}")  # the thread count: CPU results are bit-identical only at the same
     lines = [f"# Table 1, our rows ({time.strftime('%Y-%m-%d')}, torch {torch.__version__})", "",
              (f"Command: `{command}`. Test set, the paper's Parzen protocol; classifier metrics against the "
              "10,000 test images (advnets' shipped classifier of the data set)."), "",

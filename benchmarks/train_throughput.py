@@ -99,12 +99,13 @@ def hand_written_epoch(train_x: torch.Tensor, steps: int, seed: int) -> float:
 
 
 def hand_dcgan(train_x: torch.Tensor):
-    sn = nn.utils.parametrizations.spectral_norm
+    """mnist-dcgan's G and D in plain PyTorch: batch norm in G, and in D after its second convolution."""
     G = nn.Sequential(nn.Linear(100, 128 * 7 * 7, bias=False), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128),
                       nn.ReLU(), nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
                       nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Sigmoid(), nn.Flatten())
-    D = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), sn(nn.Conv2d(1, 64, 4, 2, 1)), nn.LeakyReLU(0.2),
-                      sn(nn.Conv2d(64, 128, 4, 2, 1)), nn.LeakyReLU(0.2), nn.Flatten(), sn(nn.Linear(128 * 7 * 7, 1)))
+    D = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+                      nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(),
+                      nn.Linear(128 * 7 * 7, 1))
     mean = train_x.mean().clamp(1e-3, 1 - 1e-3)
     with torch.no_grad():
         G[7].bias.fill_(float(torch.log(mean / (1 - mean))))
@@ -115,8 +116,9 @@ def hand_written_dcgan(train_x: torch.Tensor, steps: int, seed: int) -> float:
     """Steps of the plain PyTorch DCGAN loop; returns images per second."""
     torch.manual_seed(seed)
     G, D = hand_dcgan(train_x)
-    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    optim = cfgmod.load_preset("mnist-dcgan").optim  # the preset's rates: G's own, D's
+    g_opt = torch.optim.Adam(G.parameters(), lr=optim.lr_g, betas=(0.5, 0.999))
+    d_opt = torch.optim.Adam(D.parameters(), lr=optim.lr, betas=(0.5, 0.999))
     G_avg = copy.deepcopy(G).eval()
     decay = 0.5 ** (1 / 500)
     start = time.perf_counter()
