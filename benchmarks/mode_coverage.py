@@ -13,13 +13,14 @@ a run folder whose config is not the one asked for is refused, naming the fields
 without the grid preset's penalty). Writes benchmarks/results/OUT_NAME.md and .json:
 
     python benchmarks/mode_coverage.py --runs runs/modes [--seeds 10] [--toys ring-2d,grid-2d] \
-        [--set FIELD=VALUE ...] [--out-name mode_coverage]
+        [--set FIELD=VALUE ...] [--out-name mode_coverage] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -42,36 +43,37 @@ def expected_config(toy: str, seed: int, sets: dict[str, dict[str, str]]) -> cfg
     return cfgmod.apply(cfgmod.load_preset(toy), values, source="--set", from_text=True)
 
 
-def run_one(root: Path, toy: str, seed: int, sets: dict[str, dict[str, str]]) -> dict:
+def run_one(root: Path, toy: str, seed: int, sets: dict[str, dict[str, str]], threads: int) -> dict:
     """{model name: the modes metric} of one seed's run."""
     run = root / f"{toy}-s{seed}"
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}  # CPU results repeat at the same thread count
     if (run / "config.json").is_file():
         differ = cfgmod.changed_fields(expected_config(toy, seed, sets), cfgmod.load_json(run / "config.json"))
         if differ:
             raise SystemExit(f"{run} was trained with another config ({', '.join(differ)} "
                              f"{'differs' if len(differ) == 1 else 'differ'} from the preset "
-                             f"{toy} with {_flags(sets) or 'no --set'}): give --runs a new folder")
-    if not (run / "checkpoints" / "latest").exists():
-        if run.exists():
-            cmd = [sys.executable, "-m", "advnets", "train", "--resume", str(run), "--no-progress"]
-        else:
-            cmd = [sys.executable, "-m", "advnets", "train", "--preset", toy, "--train.seed", str(seed),
-                   "--out", str(run), "--no-progress", *_flags(sets).split()]
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-        print(f"{toy} seed {seed}: trained in {time.perf_counter() - start:.0f} s", flush=True)
+                             f"{toy} with {' '.join(_flags(sets)) or 'no --set'}): give --runs a new folder")
+        # a finished run resumes to nothing in a few seconds; an interrupted one is finished
+        cmd = [sys.executable, "-m", "advnets", "train", "--resume", str(run), "--no-progress"]
+    else:
+        cmd = [sys.executable, "-m", "advnets", "train", "--preset", toy, "--train.seed", str(seed),
+               "--out", str(run), "--no-progress", *_flags(sets)]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    print(f"{toy} seed {seed}: trained or resumed in {time.perf_counter() - start:.0f} s", flush=True)
     out = {}
     for name, last in MODELS.items():
         path = run / f"modes{'-last-iterate' if last else ''}.json"
         subprocess.run([sys.executable, "-m", "advnets", "evaluate", str(run), "--metric", "modes", "--samples", "2500",
                         "--no-progress", "--out", str(path), *(["--last-iterate"] if last else [])],
-                       check=True, capture_output=True, text=True)
+                       check=True, capture_output=True, text=True, env=env)
         out[name] = json.loads(path.read_text())["metrics"]["modes"]
     return out
 
 
-def _flags(sets: dict[str, dict[str, str]]) -> str:
-    return " ".join(f"--{sec}.{key} {value}" for sec, fields in sets.items() for key, value in fields.items())
+def _flags(sets: dict[str, dict[str, str]]) -> list[str]:
+    """The --set fields as `advnets train` arguments: [--SECTION.FIELD, VALUE, ...]."""
+    return [arg for sec, fields in sets.items() for key, value in fields.items() for arg in (f"--{sec}.{key}", value)]
 
 
 def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
@@ -81,6 +83,8 @@ def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
         sec, dot, key = path.partition(".")
         if not (eq and dot and key):
             raise SystemExit(f"--set {item!r}: expected SECTION.FIELD=VALUE, such as penalty.r1=0")
+        if path == "train.seed":
+            raise SystemExit("--set train.seed: each run's seed is its index; use --seeds N for seeds 0 to N-1")
         sets.setdefault(sec, {})[key] = value
     return sets
 
@@ -97,6 +101,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="a field of the presets changed, such as penalty.r1=0 (repeatable)")
     ap.add_argument("--out-name", default="mode_coverage", help="name of the results files")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of each run (OMP_NUM_THREADS)")
     args = ap.parse_args()
     sets = parse_sets(args.set)
     root = Path(args.runs)
@@ -106,18 +111,19 @@ def main() -> None:
             expected_config(toy, 0, sets)
         except cfgmod.ConfigError as e:
             raise SystemExit(str(e)) from None
-        runs = [run_one(root, toy, seed, sets) for seed in range(args.seeds)]
+        runs = [run_one(root, toy, seed, sets, args.threads) for seed in range(args.seeds)]
         for name in MODELS:
             rows = [r[name] for r in runs]
             table.setdefault(toy, {})[name] = {"modes": [r["modes"] for r in rows], "of": rows[0]["of"],
                                                "high_quality": [r["high_quality"] for r in rows]}
     command = " ".join(["python benchmarks/mode_coverage.py --runs", args.runs, "--seeds", str(args.seeds), "--toys",
-                        args.toys, *[f"--set {item}" for item in args.set], "--out-name", args.out_name])
+                        args.toys, *[f"--set {item}" for item in args.set], "--out-name", args.out_name,
+                        "--threads", str(args.threads)])
     atomic_write_text(RESULTS / f"{args.out_name}.json",
                       json.dumps({"command": command, "toys": table, "published": PUBLISHED}, indent=1))
     lines = ["# Mode coverage on the 2-D toys (PacGAN protocol)", "",
              (f"2,500 samples per run, {args.seeds} seeds each (0-{args.seeds - 1}); mean ± sd over seeds. Both rows "
-              f"of a toy are the same runs (`advnets train --preset TOY --train.seed S{' ' + _flags(sets) if sets else ''}`), "
+              f"of a toy are the same runs (`advnets train --preset TOY --train.seed S{''.join(' ' + a for a in _flags(sets))}`), "
               "sampled from the trained G "
               f"and from the average of its weights. Produced by `{command}` (docs/recipes.md, \"Mode coverage\")."), "",
              "| toy | model | modes covered | seeds with every mode | high-quality samples | lowest |",

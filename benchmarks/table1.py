@@ -43,6 +43,7 @@ def finish(task: tuple) -> dict:
     run = Path(runs) / f"{preset}-s{seed}"
     extra = {"data": {"dir": str(data_dir)}} if data_dir else {}
     if checkpoint.complete_checkpoints(run):
+        check_reused(run, cfg, seed)
         loop.resume(run, {"train": {"epochs": epochs}, **extra}, progress=False)
     else:
         values = {"train": {"seed": seed, "keep_checkpoints": 10_000, "checkpoint_every": None}, **extra}
@@ -55,6 +56,22 @@ def finish(task: tuple) -> dict:
         row["last_iterate"] = {k: _short(v) for k, v in last.items()}
     print(f"{preset} seed {seed}: {epochs} epochs, Parzen {row['model']['parzen']['mean']:.1f}", flush=True)
     return row
+
+
+# Fields that do not change what a run computes: how long it trains (resumed to the preset's
+# length), what it writes along the way, and where it reads its data from.
+NOT_TRAINING = {"train.epochs", "train.max_steps", "train.checkpoint_every", "train.keep_checkpoints",
+                "train.log_every", "train.sample_every", "train.tensorboard", "data.dir", "data.download"}
+
+
+def check_reused(run: Path, cfg: cfgmod.Config, seed: int) -> None:
+    """Refuse to score a run folder trained with another setting than PRESET at SEED."""
+    expected = cfgmod.apply(cfg, {"train": {"seed": seed}}, source="table1")
+    differ = [f for f in cfgmod.changed_fields(expected, cfgmod.load_json(run / "config.json"))
+              if f not in NOT_TRAINING]
+    if differ:
+        raise SystemExit(f"{run} was trained with another config than its preset ({', '.join(differ)} "
+                         f"{'differs' if len(differ) == 1 else 'differ'}): move it away or give --runs a new folder")
 
 
 def _short(metric: dict) -> dict:
@@ -82,7 +99,7 @@ def main() -> None:
 
     command = (f"python benchmarks/table1.py {' '.join('--preset ' + p for p in args.preset)} "
                f"{' '.join(f'--seed {s}' for s in seeds)} --runs {args.runs} --out-name {args.out_name} "
-               f"--threads {args.threads}")  # the thread count: CPU results are bit-identical only at the same
+               f"--threads {args.threads}")  # CPU results are bit-identical only at the same thread count
     lines = [f"# Table 1, our rows ({time.strftime('%Y-%m-%d')}, torch {torch.__version__})", "",
              (f"Command: `{command}`. Test set, the paper's Parzen protocol; classifier metrics against the "
              "10,000 test images (advnets' shipped classifier of the data set)."), "",

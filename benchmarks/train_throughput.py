@@ -11,10 +11,11 @@ checkpoint, metrics log and training-curve plot included in the time.
 
 mnist-dcgan: G 100 -> linear to 128 x 7 x 7 -> batch norm, ReLU -> transposed conv to 64 x 14 x 14
 -> batch norm, ReLU -> transposed conv to 1 x 28 x 28 -> sigmoid; D two strided 4x4 convolutions
-(64, 128 channels, leaky ReLU 0.2) and a linear output, every layer spectrally normalised;
-Algorithm 1's alternating updates (D on a minibatch, then G on fresh noise), the non-saturating
-objective, Adam (2e-4, betas 0.5, 0.999), batch 64, Gaussian noise, and an average of G's weights
-and batch-norm statistics with a half-life of 500 steps.
+(64, 128 channels, leaky ReLU 0.2, batch norm after the second) and a linear output; Algorithm
+1's alternating updates (D on a minibatch, then G on fresh noise), the non-saturating objective,
+Adam at the preset's two learning rates (G's 0.001, D's 0.0002, betas 0.5, 0.999), batch 64,
+Gaussian noise, and an average of G's weights and batch-norm statistics with a half-life of 500
+steps.
 
 One repetition is `--steps` steps of each, alternating, in one process; the result is the median
 over repetitions of advnets' images/s divided by the hand-written loop's.
@@ -117,8 +118,9 @@ def hand_written_dcgan(train_x: torch.Tensor, steps: int, seed: int) -> float:
     torch.manual_seed(seed)
     G, D = hand_dcgan(train_x)
     optim = cfgmod.load_preset("mnist-dcgan").optim  # the preset's rates: G's own, D's
-    g_opt = torch.optim.Adam(G.parameters(), lr=optim.lr_g, betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(D.parameters(), lr=optim.lr, betas=(0.5, 0.999))
+    betas = (optim.beta1, optim.beta2)
+    g_opt = torch.optim.Adam(G.parameters(), lr=optim.lr_g or optim.lr, betas=betas)
+    d_opt = torch.optim.Adam(D.parameters(), lr=optim.lr, betas=betas)
     G_avg = copy.deepcopy(G).eval()
     decay = 0.5 ** (1 / 500)
     start = time.perf_counter()

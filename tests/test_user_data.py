@@ -156,7 +156,8 @@ def test_data_flag_defaults_follow_the_path(tmp_path):
     assert v["generator"]["hidden"] == [128, 64] and v["discriminator"]["hidden"] == [64, 128]
     assert v["train"]["epochs"] * (640 // 64) >= TARGET_STEPS > (v["train"]["epochs"] - 1) * (640 // 64)
     np.save(tmp_path / "points.npy", np.zeros((1000, 3), np.float32))
-    assert defaults_for(str(tmp_path / "points.npy"), with_model=True)["preset"] == "grid-2d"
+    points = defaults_for(str(tmp_path / "points.npy"), with_model=True)
+    assert points["preset"] == "grid-2d" and points["penalty"] == {"r1": 0.0}  # the grid's R1 is tuned to its scale
     _cifar_file(tmp_path / "data_batch_1.bin", [0], 0)
     assert defaults_for(str(tmp_path), with_model=False) == {"data": {"source": "cifar10", "path": str(tmp_path)}}
     with pytest.raises(ValueError, match="expected a folder of images"):

@@ -66,6 +66,9 @@ def defaults_for(path: str, *, with_model: bool) -> dict:
         values["generator"], values["discriminator"] = {"hidden": widths[0]}, {"hidden": widths[1]}
     else:
         values["preset"] = "grid-2d"  # a point set: the 2-D toys' MLPs, with a linear output
+        # without the grid's R1: its gamma was tuned to the grid's scale, and the penalty's
+        # strength goes with the data's (D standardises its input)
+        values["penalty"] = {"r1": 0.0}
         batch = 100
     steps_per_epoch = max(1, n // batch)
     epochs = max(1, math.ceil(TARGET_STEPS / steps_per_epoch))
