@@ -9,7 +9,7 @@ import torch
 from helpers import tiny_config
 
 from advnets.data import load
-from advnets.evaluate import Protocol, evaluate
+from advnets.evaluate import EvaluationError, Protocol, evaluate
 from advnets.metrics import classifier as clfmod
 from advnets.metrics.fid import fid
 from advnets.metrics.parzen import parzen_protocol
@@ -167,3 +167,42 @@ def test_shipped_fashion_classifier_is_accurate():
         pytest.skip("Fashion-MNIST files not found (Debian: apt-get install dataset-fashion-mnist)")
     _, probs = clfmod.load_classifier("fashion-mnist")(test.x)
     assert (probs.argmax(1) == test.y).double().mean() >= 0.91
+
+
+def test_truncation_feeds_G_the_shrunk_noise_and_is_filed_apart(digits_run):
+    from advnets.nn.prior import sample_noise
+
+    trained = load_generator(digits_run)
+    g = trained.config.generator
+    z = sample_noise(g.prior, 50, g.noise_dim, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        by_hand = trained.G(0.5 * z)
+    shrunk = trained.sample(50, seed=3, truncation=0.5)
+    assert torch.equal(shrunk, by_hand)
+    assert torch.equal(trained.sample(50, seed=3, truncation=1.0), trained.sample(50, seed=3))
+    assert not torch.equal(shrunk, trained.sample(50, seed=3))
+
+    protocol = Protocol(samples=100, valid_rows=40, truncation=0.5)
+    result = evaluate(digits_run, "parzen", protocol, progress=False)
+    data_valid, data_test = load("digits", "valid").x, load("digits", "test").x
+    direct = parzen_protocol(trained.sample(100, truncation=0.5), data_valid[:40], data_test)
+    assert result.metrics["parzen"]["mean"] == direct.mean
+    evaluate(digits_run, "parzen", Protocol(samples=100, valid_rows=40), progress=False)
+    book = json.loads((digits_run / "evaluation.json").read_text())
+    key = result.subject["checkpoint"]
+    assert key.endswith(":truncation-0.5") and key.split(":")[0] in book
+    assert book[key]["protocol"]["truncation"] == 0.5 and book[key.split(":")[0]]["protocol"]["truncation"] == 1.0
+    (digits_run / "evaluation.json").unlink()
+
+
+@pytest.mark.parametrize("command, value", [("evaluate", "0"), ("evaluate", "1.5"), ("sample", "-1"), ("sample", "nan")])
+def test_bad_truncation_is_explained(digits_run, tmp_path, command, value):
+    out = ["--npy", tmp_path / "x.npy"] if command == "sample" else []
+    proc = advnets(command, digits_run, "--truncation", value, "--no-progress" if command == "evaluate" else "-n=4", *out)
+    assert proc.returncode == 2 and "(0, 1]" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.npy").exists() and not (digits_run / "evaluation.json").exists()
+
+
+def test_truncation_of_the_reference_rows_is_refused():
+    with pytest.raises(EvaluationError, match="reference rows are training images"):
+        evaluate(None, "parzen", Protocol(samples=100, truncation=0.9), reference=True, source="digits", progress=False)

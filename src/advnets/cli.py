@@ -18,6 +18,12 @@ def _add_last_iterate_flag(p: argparse.ArgumentParser) -> None:
                    help="use G as last trained, not the run's running average of G (config average.kind)")
 
 
+def _add_truncation_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                   help="feed G the noise PSI * z, PSI in (0, 1]: fewer unusual samples, less variety "
+                        "(default 1: the model itself)")
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("config fields (override the preset and --config)")
     for path, (tp, _) in cfgmod.field_paths().items():
@@ -84,14 +90,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     from advnets.figures.plots import save_samples
     from advnets.io import atomic_write_bytes
-    from advnets.sample import load_generator
+    from advnets.sample import check_truncation, load_generator
 
     if args.n < 1:
         raise cfgmod.ConfigError(f"-n {args.n}: the number of samples must be at least 1")
+    try:
+        check_truncation(args.truncation)
+    except ValueError as err:
+        raise cfgmod.ConfigError(f"--{err}") from None
     if not args.out and not args.npy:
         raise cfgmod.ConfigError("nothing to write: give --out FILE.png and/or --npy FILE.npy")
     trained = load_generator(args.path, average=not args.last_iterate)
-    samples = trained.sample(args.n, seed=args.seed, label=args.label)
+    samples = trained.sample(args.n, seed=args.seed, label=args.label, truncation=args.truncation)
     if args.npy:
         arr = samples.numpy()
         if trained.image_shape:
@@ -108,7 +118,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
             data = load(trained.config.data.source, "test", toy_size=trained.config.data.toy_size).x
         save_samples(samples, trained.image_shape, data, args.out, nrow=args.nrow, title=f"step {trained.step}")
         of = "" if args.label is None else f" of class {args.label}"
-        print(f"wrote {args.out}: {args.n} samples{of} from {trained.checkpoint} (seed {args.seed})")
+        psi = "" if args.truncation == 1 else f", truncation {args.truncation:g}"
+        print(f"wrote {args.out}: {args.n} samples{of} from {trained.checkpoint} (seed {args.seed}{psi})")
     return 0
 
 
@@ -133,7 +144,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                         split_rows=args.split_rows,
                         valid_rows=args.valid_rows, kid_subsets=args.kid_subsets,
                         kid_subset_size=args.kid_subset_size, pr_k=args.pr_k, memory_mb=args.memory_mb,
-                        mode_samples=args.mode_samples)
+                        mode_samples=args.mode_samples, truncation=args.truncation)
     if args.sigmas:
         protocol.sigmas = _sigmas(args.sigmas)
     result = evaluate(args.run, args.metric, protocol, reference=args.reference, source=args.data,
@@ -520,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
     p.add_argument("--label", type=int, default=None,
                    help="a conditional model's class to sample (default: classes drawn as in the training data)")
+    _add_truncation_flag(p)
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_sample)
 
@@ -549,6 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode-samples", type=int, default=2500, help="samples whose modes are counted (default 2500)")
     p.add_argument("--out", help="also write the result as JSON to this file")
     p.add_argument("--no-write", action="store_true", help="do not record the result in the run's evaluation.json")
+    _add_truncation_flag(p)
     _add_last_iterate_flag(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)

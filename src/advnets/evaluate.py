@@ -61,6 +61,7 @@ class Protocol:
     score_splits: int = 10
     mode_samples: int = 2500         # samples whose mode coverage is counted (PacGAN's protocol)
     memory_mb: int = 256             # budget of the Parzen blocks
+    truncation: float = 1.0          # G is fed psi * z (advnets.sample.check_truncation); 1: the model itself
 
     def check(self) -> None:
         problems = []
@@ -77,6 +78,12 @@ class Protocol:
         for name in ("valid_rows", "kid_subsets", "kid_subset_size", "pr_k", "score_splits", "memory_mb", "mode_samples"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} = {getattr(self, name)}: must be at least 1")
+        from advnets.sample import check_truncation
+
+        try:
+            check_truncation(self.truncation)
+        except ValueError as err:
+            problems.append(str(err))
         if problems:
             raise EvaluationError("bad evaluation protocol: " + "; ".join(problems))
 
@@ -116,6 +123,8 @@ def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progre
     from advnets.data import load
 
     if reference:
+        if protocol.truncation != 1:
+            raise EvaluationError("truncation shrinks the noise of G; the reference rows are training images: drop it")
         if source is None:
             raise EvaluationError("--reference needs a data source: give a run folder or --data SOURCE")
         train = load(source, "train", data_dir, progress=progress)
@@ -129,13 +138,15 @@ def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progre
     if source is not None and source != trained.config.data.source:
         raise EvaluationError(f"the run was trained on {trained.config.data.source}, not {source}: drop --data")
     with _bar(protocol.samples, "sampling", progress) as bar:
-        x = trained.sample(protocol.samples, seed=protocol.seed)
+        x = trained.sample(protocol.samples, seed=protocol.seed, truncation=protocol.truncation)
         bar.update(protocol.samples)
     subject = {"run": str(trained.checkpoint.parent.parent), "checkpoint": trained.checkpoint.name,
                "step": trained.step, "weights": "average" if trained.averaged else "last iterate",
                "classes": trained.num_classes}
     if last_iterate and trained.config.average.kind != "none":
         subject["checkpoint"] += ":last-iterate"  # filed apart from the run's model, its average
+    if protocol.truncation != 1:
+        subject["checkpoint"] += f":truncation-{protocol.truncation:g}"  # and apart from the model itself
     return x, trained.image_shape, trained.config.data.source, subject
 
 
@@ -315,7 +326,7 @@ def _class_metrics(path, last_iterate: bool, real, real_y, source, protocol: Pro
     agreement, fids = [], []
     with _bar(trained.num_classes * per_class, "classes", progress) as bar:
         for c in range(trained.num_classes):
-            feats, probs = clf(trained.sample(per_class, seed=protocol.seed, label=c))
+            feats, probs = clf(trained.sample(per_class, seed=protocol.seed, label=c, truncation=protocol.truncation))
             agreement.append(float((probs.argmax(1) == c).double().mean()))
             of_c = feats_real[real_y == c]
             fids.append(fid(feats, of_c) if len(of_c) >= 2 else None)

@@ -54,14 +54,16 @@ class TrainedGenerator:
         return sample_classes(self.class_frequencies, n, generator=generator)
 
     @torch.no_grad()
-    def sample_with_classes(self, n: int, seed: int = 0, label: int | None = None,
-                            batch: int = 10_000) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def sample_with_classes(self, n: int, seed: int = 0, label: int | None = None, batch: int = 10_000,
+                            truncation: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
         """n samples [n, D] (float32, CPU) and the classes [n] they were asked for (None when the
         model is unconditional). The same seed gives the same samples: the noise comes first from
-        the seeded generator, then the classes (all `label` when given, else drawn from p(c))."""
+        the seeded generator, then the classes (all `label` when given, else drawn from p(c)).
+        `truncation` ψ < 1 feeds G the noise ψ·z (see `check_truncation`)."""
+        check_truncation(truncation)
         gen = torch.Generator().manual_seed(seed)
         g = self.config.generator
-        z = sample_noise(g.prior, n, g.noise_dim, generator=gen)
+        z = sample_noise(g.prior, n, g.noise_dim, generator=gen) * truncation
         c = self.classes(n, label, gen)
         device = next(self.G.parameters()).device
         if not n:
@@ -70,9 +72,20 @@ class TrainedGenerator:
         cs = c.to(device).split(batch) if c is not None else [None] * len(zs)
         return torch.cat([self.G(zi.to(device), ci).cpu() for zi, ci in zip(zs, cs)]), c
 
-    def sample(self, n: int, seed: int = 0, label: int | None = None, batch: int = 10_000) -> torch.Tensor:
+    def sample(self, n: int, seed: int = 0, label: int | None = None, batch: int = 10_000,
+               truncation: float = 1.0) -> torch.Tensor:
         """n samples [n, D] (float32, CPU); the same seed gives the same samples."""
-        return self.sample_with_classes(n, seed, label, batch)[0]
+        return self.sample_with_classes(n, seed, label, batch, truncation)[0]
+
+
+def check_truncation(psi: float) -> None:
+    """The truncation ψ of the noise: G is fed ψ·z, the prior shrunk toward its centre (0), as
+    StyleGAN's ψ pulls latents toward their mean and Glow's temperature scales its Gaussian.
+    ψ = 1 is the model itself; a smaller ψ trades variety for typical samples. ψ > 1 would ask G
+    about noise it never saw in training (outside the uniform prior's support), so it is refused."""
+    if not isinstance(psi, (int, float)) or not 0 < psi <= 1:
+        raise ValueError(f"truncation = {psi!r}: expected a number in (0, 1]; 1 samples the prior itself, "
+                         "smaller values shrink the noise toward the prior's centre")
 
 
 def _load(path: str | Path):
