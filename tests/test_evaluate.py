@@ -197,8 +197,8 @@ def test_truncation_feeds_G_the_shrunk_noise_and_is_filed_apart(digits_run):
 
 @pytest.mark.parametrize("command, value", [("evaluate", "0"), ("evaluate", "1.5"), ("sample", "-1"), ("sample", "nan")])
 def test_bad_truncation_is_explained(digits_run, tmp_path, command, value):
-    out = ["--npy", tmp_path / "x.npy"] if command == "sample" else []
-    proc = advnets(command, digits_run, "--truncation", value, "--no-progress" if command == "evaluate" else "-n=4", *out)
+    rest = ["-n", 4, "--npy", tmp_path / "x.npy"] if command == "sample" else ["--no-progress"]
+    proc = advnets(command, digits_run, "--truncation", value, *rest)
     assert proc.returncode == 2 and "(0, 1]" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "x.npy").exists() and not (digits_run / "evaluation.json").exists()
 
