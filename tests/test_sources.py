@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -28,6 +29,19 @@ def test_digits_needs_no_download():
     assert train.image_shape == (8, 8) and train.dim == 64
     assert float(train.x.max()) == 1.0 and float(train.x.min()) == 0.0
     assert set(train.y.tolist()) == set(range(10))
+
+
+def test_digits_are_scikit_learns_own():
+    """The CSV read without importing sklearn.datasets holds what load_digits returns."""
+    from sklearn.datasets import load_digits
+
+    from advnets.data.sources import digits_table
+
+    bunch, table = load_digits(), digits_table()
+    assert np.array_equal(table[:, :64], bunch.data) and np.array_equal(table[:, 64], bunch.target)
+    train, test = load("digits", "train"), load("digits", "test")
+    assert torch.equal(train.x, torch.from_numpy((bunch.data[:1200] / 16.0).astype(np.float32)))
+    assert torch.equal(test.y, torch.from_numpy(bunch.target[1500:]))
 
 
 @pytest.mark.parametrize("name", sorted(TOYS))
