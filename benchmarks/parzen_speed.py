@@ -95,8 +95,8 @@ def run_numpy(centres, valid, test, batch_size=10):
         z = d * math.log(sigma * math.sqrt(2 * math.pi))
         out = []
         for i in range(0, len(queries), batch_size):
-            a = (queries[i:i + batch_size, None, :] - centres[None, :, :]) / sigma
-            out.append(log_mean_exp(-0.5 * (a ** 2).sum(2)) - z)
+            a = (queries[i : i + batch_size, None, :] - centres[None, :, :]) / sigma
+            out.append(log_mean_exp(-0.5 * (a**2).sum(2)) - z)
         return np.concatenate(out)
 
     return _protocol(score, centres, valid, test)
@@ -106,16 +106,32 @@ def worker(method: str, data_dir, out: str) -> None:
     centres, valid, test = inputs(data_dir)
     before = rss_mb()
     start = time.perf_counter()
-    mean, stderr, sigma = {"advnets": run_advnets, "ball_tree": run_ball_tree, "ball_tree_exhaustive": run_ball_tree_exhaustive,
-                            "numpy": run_numpy}[method](
-        centres, valid, test)
+    mean, stderr, sigma = {
+        "advnets": run_advnets,
+        "ball_tree": run_ball_tree,
+        "ball_tree_exhaustive": run_ball_tree_exhaustive,
+        "numpy": run_numpy,
+    }[method](centres, valid, test)
     seconds = time.perf_counter() - start
-    Path(out).write_text(json.dumps({"method": method, "seconds": seconds, "mean": mean, "stderr": stderr,
-                                     "sigma": sigma, "peak_mb": rss_mb(), "growth_mb": rss_mb() - before}))
+    Path(out).write_text(
+        json.dumps(
+            {
+                "method": method,
+                "seconds": seconds,
+                "mean": mean,
+                "stderr": stderr,
+                "sigma": sigma,
+                "peak_mb": rss_mb(),
+                "growth_mb": rss_mb() - before,
+            }
+        )
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default=str(RESULTS))
@@ -141,8 +157,10 @@ def main() -> None:
     lines = [
         "# Parzen protocol speed: advnets vs scikit-learn ball_tree vs the reference formula in NumPy",
         "",
-        (f"Command: `python benchmarks/parzen_speed.py` ({time.strftime('%Y-%m-%d')}, {platform.machine()}, "
-         f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads)."),
+        (
+            f"Command: `python benchmarks/parzen_speed.py` ({time.strftime('%Y-%m-%d')}, {platform.machine()}, "
+            f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads)."
+        ),
         "",
         "The full protocol: 10,000 centres (MNIST train 0-9,999), 10 sigmas on 1,000 validation rows,",
         "10,000 test rows, 784-D. Each method runs in its own process; peak = max resident set size,",
@@ -152,11 +170,18 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['seconds']:.1f} | {r['seconds'] / base['seconds']:.1f} | "
-                     f"{r['mean']:.4f} ± {r['stderr']:.4f} | {r['sigma']:.4f} | {r['peak_mb']:.0f} | "
-                     f"{r['growth_mb']:.0f} |")
-    lines += ["", "Difference of each test mean from advnets': " + ", ".join(
-        f"{r['method']} {r['mean'] - base['mean']:+.2e}" for r in rows if r is not base) + " nats.", ""]
+        lines.append(
+            f"| {r['method']} | {r['seconds']:.1f} | {r['seconds'] / base['seconds']:.1f} | "
+            f"{r['mean']:.4f} ± {r['stderr']:.4f} | {r['sigma']:.4f} | {r['peak_mb']:.0f} | "
+            f"{r['growth_mb']:.0f} |"
+        )
+    lines += [
+        "",
+        "Difference of each test mean from advnets': "
+        + ", ".join(f"{r['method']} {r['mean'] - base['mean']:+.2e}" for r in rows if r is not base)
+        + " nats.",
+        "",
+    ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))

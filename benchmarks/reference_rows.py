@@ -26,17 +26,21 @@ def main() -> None:
     rows, records = [], {}
     for source in ("mnist", "fashion-mnist"):
         try:
-            result = evaluate(None, "all", Protocol(), reference=True, source=source, progress=False)
+            result = evaluate(
+                None, "all", Protocol(), reference=True, source=source, progress=False
+            )
         except DataNotFoundError as err:
             rows.append(f"| {source} | skipped: {err} |||||||||")
             continue
         m = result.metrics
         records[source] = result.to_dict()
-        rows.append(f"| {source} | {m['parzen']['mean']:.1f} ± {m['parzen']['stderr']:.1f} (σ {m['parzen']['sigma']:.3f}) "
-                    f"| {m['fid']['value']:.3f} | {m['kid']['value']:.4f} ± {m['kid']['std']:.4f} "
-                    f"| {m['pr']['precision']:.4f} | {m['pr']['recall']:.4f} "
-                    f"| {m['score']['value']:.3f} ± {m['score']['std']:.3f} | {m['labels']['value']:.4f} "
-                    f"| {m['fid']['extractor_test_accuracy']:.4f} |")
+        rows.append(
+            f"| {source} | {m['parzen']['mean']:.1f} ± {m['parzen']['stderr']:.1f} (σ {m['parzen']['sigma']:.3f}) "
+            f"| {m['fid']['value']:.3f} | {m['kid']['value']:.4f} ± {m['kid']['std']:.4f} "
+            f"| {m['pr']['precision']:.4f} | {m['pr']['recall']:.4f} "
+            f"| {m['score']['value']:.3f} ± {m['score']['std']:.3f} | {m['labels']['value']:.4f} "
+            f"| {m['fid']['extractor_test_accuracy']:.4f} |"
+        )
     lines = [
         "# Reference rows: the training data scored as if it were samples",
         "",
@@ -50,7 +54,9 @@ def main() -> None:
         "",
     ]
     (RESULTS / "reference_rows.md").write_text("\n".join(lines))
-    (RESULTS / "reference_rows.json").write_text(json.dumps(records, indent=2, sort_keys=True) + "\n")
+    (RESULTS / "reference_rows.json").write_text(
+        json.dumps(records, indent=2, sort_keys=True) + "\n"
+    )
     print("\n".join(lines))
 
 

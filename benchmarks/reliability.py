@@ -26,19 +26,56 @@ from safetensors.torch import load_file
 from advnets.train import checkpoint
 
 # a small run with a checkpoint every 5 steps (of about 1,000), so kills often land mid-write
-RUN_ARGS = ["--data.source", "digits", "--generator.noise_dim", "8", "--generator.hidden", "32,32",
-            "--discriminator.hidden", "16,16", "--discriminator.pieces", "2", "--train.batch_size", "100",
-            "--train.update", "alternating", "--optim.name", "adam", "--optim.lr", "0.001",
-            "--average.kind", "ema", "--average.half_life", "20",
-            "--train.log_every", "4", "--train.checkpoint_every", "5", "--train.keep_checkpoints", "2",
-            "--train.sample_every", "20", "--no-progress"]
+RUN_ARGS = [
+    "--data.source",
+    "digits",
+    "--generator.noise_dim",
+    "8",
+    "--generator.hidden",
+    "32,32",
+    "--discriminator.hidden",
+    "16,16",
+    "--discriminator.pieces",
+    "2",
+    "--train.batch_size",
+    "100",
+    "--train.update",
+    "alternating",
+    "--optim.name",
+    "adam",
+    "--optim.lr",
+    "0.001",
+    "--average.kind",
+    "ema",
+    "--average.half_life",
+    "20",
+    "--train.log_every",
+    "4",
+    "--train.checkpoint_every",
+    "5",
+    "--train.keep_checkpoints",
+    "2",
+    "--train.sample_every",
+    "20",
+    "--no-progress",
+]
 MOMENTS = ("start-up", "training", "checkpoint write")
 
 
 def command(run: Path, epochs: int) -> list[str]:
     if (run / "config.json").is_file():
         return [sys.executable, "-m", "advnets", "train", "--resume", str(run), "--no-progress"]
-    return [sys.executable, "-m", "advnets", "train", *RUN_ARGS, "--train.epochs", str(epochs), "--out", str(run)]
+    return [
+        sys.executable,
+        "-m",
+        "advnets",
+        "train",
+        *RUN_ARGS,
+        "--train.epochs",
+        str(epochs),
+        "--out",
+        str(run),
+    ]
 
 
 def writing(run: Path) -> bool:
@@ -56,7 +93,9 @@ def latest(run: Path) -> str | None:
         return None
 
 
-def kill_at(proc: subprocess.Popen, run: Path, moment: str, rng: random.Random, timeout: float = 60.0) -> bool | None:
+def kill_at(
+    proc: subprocess.Popen, run: Path, moment: str, rng: random.Random, timeout: float = 60.0
+) -> bool | None:
     """SIGKILL `proc` at the chosen kind of moment. Returns whether a checkpoint write was under
     way at the kill, or None when the process had already finished."""
     deadline = time.monotonic() + timeout
@@ -67,7 +106,9 @@ def kill_at(proc: subprocess.Popen, run: Path, moment: str, rng: random.Random, 
         while proc.poll() is None and time.monotonic() < deadline:
             if moment == "checkpoint write" and writing(run):
                 break
-            if moment == "training" and latest(run) != before:  # training has begun: a checkpoint came
+            if (
+                moment == "training" and latest(run) != before
+            ):  # training has begun: a checkpoint came
                 time.sleep(rng.uniform(0.0, 0.15))
                 break
     mid_write = writing(run)
@@ -104,10 +145,18 @@ def same_end(a: Path, b: Path) -> list[str]:
     diffs = []
     for name in ("weights.safetensors", "state.safetensors"):
         ta, tb = load_file(str(ca / name)), load_file(str(cb / name))
-        diffs += [f"{name}:{k}" for k in ta.keys() | tb.keys() if k not in ta or k not in tb
-                  or not torch.equal(ta[k], tb[k])]
-    rows = [[{k: v for k, v in json.loads(line).items() if k != "images_per_s"}
-             for line in (r / "metrics.jsonl").read_text().splitlines()] for r in (a, b)]
+        diffs += [
+            f"{name}:{k}"
+            for k in ta.keys() | tb.keys()
+            if k not in ta or k not in tb or not torch.equal(ta[k], tb[k])
+        ]
+    rows = [
+        [
+            {k: v for k, v in json.loads(line).items() if k != "images_per_s"}
+            for line in (r / "metrics.jsonl").read_text().splitlines()
+        ]
+        for r in (a, b)
+    ]
     if rows[0] != rows[1]:
         diffs.append("metrics.jsonl")
     return diffs
@@ -118,13 +167,15 @@ def campaign(folder: Path, kills: int, seed: int, epochs: int = 60) -> dict:
     rng = random.Random(seed)
     straight, run = folder / "straight", folder / "killed"
     subprocess.run(command(straight, epochs), check=True, capture_output=True)
-    tries = {m: 0 for m in MOMENTS}
+    tries = dict.fromkeys(MOMENTS, 0)
     mid_write, problems, launches = 0, [], 0
     done = 0
     while done < kills:
         moment = MOMENTS[launches % len(MOMENTS)]
         launches += 1
-        proc = subprocess.Popen(command(run, epochs), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            command(run, epochs), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         during_write = kill_at(proc, run, moment, rng)
         if during_write is None:  # it finished first: start the run again from the beginning
             if proc.returncode != 0:
@@ -143,9 +194,16 @@ def campaign(folder: Path, kills: int, seed: int, epochs: int = 60) -> dict:
     if final.returncode != 0:
         problems.append(f"the final resume failed: {final.stderr[-500:]}")
     differences = same_end(straight, run) if final.returncode == 0 else ["no final checkpoint"]
-    return {"kills": done, "by_moment": tries, "during_checkpoint_write": mid_write, "launches": launches,
-            "problems": problems, "final_differences": differences,
-            "passes": done - len(problems), "identical_to_uninterrupted": not differences}
+    return {
+        "kills": done,
+        "by_moment": tries,
+        "during_checkpoint_write": mid_write,
+        "launches": launches,
+        "problems": problems,
+        "final_differences": differences,
+        "passes": done - len(problems),
+        "identical_to_uninterrupted": not differences,
+    }
 
 
 FAULT_TESTS = {  # test name prefix in tests/test_faults.py -> what it injects
@@ -169,11 +227,25 @@ def fault_tests() -> list[tuple[str, int, int]]:
     tests = Path(__file__).parents[1] / "tests" / "test_faults.py"
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "faults.xml"
-        subprocess.run([sys.executable, "-m", "pytest", "-q", str(tests), "-k", "not sigkills",
-                        f"--junitxml={xml}"], capture_output=True, check=False)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                str(tests),
+                "-k",
+                "not sigkills",
+                f"--junitxml={xml}",
+            ],
+            capture_output=True,
+            check=False,
+        )
         cases = ET.parse(xml).getroot().iter("testcase")
-        outcomes = [(c.get("name"), not any(child.tag in ("failure", "error", "skipped") for child in c))
-                    for c in cases]
+        outcomes = [
+            (c.get("name"), not any(child.tag in ("failure", "error", "skipped") for child in c))
+            for c in cases
+        ]
     counts = []
     for prefix, label in FAULT_TESTS.items():
         mine = [ok for name, ok in outcomes if name.startswith(prefix)]
@@ -182,7 +254,9 @@ def fault_tests() -> list[tuple[str, int, int]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--kills", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", default="runs/reliability")
@@ -199,27 +273,38 @@ def main() -> None:
     results = Path(args.results)
     (results / "reliability.json").write_text(json.dumps(report, indent=1) + "\n")
     kills = report["by_moment"]
-    lines = ["# Reliability: fault injection", "",
-             f"Command: `python benchmarks/reliability.py --kills {args.kills} --seed {args.seed}` "
-             f"({report['seconds']} s)  ",
-             f"Machine: {os.cpu_count()} cores, torch {torch.__version__}  ", f"Date: {time.strftime('%Y-%m-%d')}", "",
-             "## SIGKILL at random moments, resuming after each", "",
-             "A run of about 1,000 steps (digits, a checkpoint every 5 steps, keep the last 2, an average of G) "
-             "is killed with SIGKILL, resumed, killed again, until the count is reached, then resumed to its end "
-             "and compared with the same run trained without interruption.", "",
-             "| moment of the kill | kills |", "|---|---|",
-             *[f"| {moment} | {count} |" for moment, count in kills.items()],
-             f"| all (of which inside a checkpoint write) | {report['kills']} ({report['during_checkpoint_write']}) |",
-             "",
-             f"- After every kill, the run folder was absent or complete and its newest complete checkpoint loaded: "
-             f"**{report['passes']} of {report['kills']}**.",
-             f"- Launches: {report['launches']} (a launch whose run ended before its kill starts the run again).",
-             f"- The resumed run's final weights, optimiser and random states and log equal the uninterrupted "
-             f"run's bit for bit: **{'yes' if report['identical_to_uninterrupted'] else 'NO: ' + ', '.join(report['final_differences'])}**.",
-             *[f"- Problem: {p}" for p in report["problems"]],
-             "", "## The other faults (tests/test_faults.py)", "",
-             "| fault | tries | passes |", "|---|---|---|",
-             *[f"| {f['fault']} | {f['tries']} | {f['passes']} |" for f in report["fault_tests"]]]
+    lines = [
+        "# Reliability: fault injection",
+        "",
+        f"Command: `python benchmarks/reliability.py --kills {args.kills} --seed {args.seed}` "
+        f"({report['seconds']} s)  ",
+        f"Machine: {os.cpu_count()} cores, torch {torch.__version__}  ",
+        f"Date: {time.strftime('%Y-%m-%d')}",
+        "",
+        "## SIGKILL at random moments, resuming after each",
+        "",
+        "A run of about 1,000 steps (digits, a checkpoint every 5 steps, keep the last 2, an average of G) "
+        "is killed with SIGKILL, resumed, killed again, until the count is reached, then resumed to its end "
+        "and compared with the same run trained without interruption.",
+        "",
+        "| moment of the kill | kills |",
+        "|---|---|",
+        *[f"| {moment} | {count} |" for moment, count in kills.items()],
+        f"| all (of which inside a checkpoint write) | {report['kills']} ({report['during_checkpoint_write']}) |",
+        "",
+        f"- After every kill, the run folder was absent or complete and its newest complete checkpoint loaded: "
+        f"**{report['passes']} of {report['kills']}**.",
+        f"- Launches: {report['launches']} (a launch whose run ended before its kill starts the run again).",
+        f"- The resumed run's final weights, optimiser and random states and log equal the uninterrupted "
+        f"run's bit for bit: **{'yes' if report['identical_to_uninterrupted'] else 'NO: ' + ', '.join(report['final_differences'])}**.",
+        *[f"- Problem: {p}" for p in report["problems"]],
+        "",
+        "## The other faults (tests/test_faults.py)",
+        "",
+        "| fault | tries | passes |",
+        "|---|---|---|",
+        *[f"| {f['fault']} | {f['tries']} | {f['passes']} |" for f in report["fault_tests"]],
+    ]
     (results / "reliability.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -55,10 +55,22 @@ class HandMaxout(nn.Module):
 
 
 def hand_models(train_x: torch.Tensor):
-    G = nn.Sequential(nn.Linear(100, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(), nn.Linear(1200, 784),
-                      nn.Sigmoid())
-    D = nn.Sequential(nn.Dropout(0.2), HandMaxout(784, 240, 5), nn.Dropout(0.5), HandMaxout(240, 240, 5),
-                      nn.Dropout(0.5), nn.Linear(240, 1))
+    G = nn.Sequential(
+        nn.Linear(100, 1200),
+        nn.ReLU(),
+        nn.Linear(1200, 1200),
+        nn.ReLU(),
+        nn.Linear(1200, 784),
+        nn.Sigmoid(),
+    )
+    D = nn.Sequential(
+        nn.Dropout(0.2),
+        HandMaxout(784, 240, 5),
+        nn.Dropout(0.5),
+        HandMaxout(240, 240, 5),
+        nn.Dropout(0.5),
+        nn.Linear(240, 1),
+    )
     for net, r in ((G, 0.05), (D, 0.005)):
         for m in net.modules():
             if isinstance(m, nn.Linear):
@@ -80,7 +92,7 @@ def hand_written_epoch(train_x: torch.Tensor, steps: int, seed: int) -> float:
     start = time.perf_counter()
     perm = torch.randperm(train_x.shape[0])
     for step in range(steps):
-        x = train_x[perm[step * 100:(step + 1) * 100]]
+        x = train_x[perm[step * 100 : (step + 1) * 100]]
         z = (torch.rand(100, 100) * 2 - 1) * math.sqrt(3)
         fake = G(z)
         real_logits, fake_logits = D(x).squeeze(1), D(fake).squeeze(1)
@@ -101,12 +113,28 @@ def hand_written_epoch(train_x: torch.Tensor, steps: int, seed: int) -> float:
 
 def hand_dcgan(train_x: torch.Tensor):
     """mnist-dcgan's G and D in plain PyTorch: batch norm in G, and in D after its second convolution."""
-    G = nn.Sequential(nn.Linear(100, 128 * 7 * 7, bias=False), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128),
-                      nn.ReLU(), nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-                      nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Sigmoid(), nn.Flatten())
-    D = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-                      nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(),
-                      nn.Linear(128 * 7 * 7, 1))
+    G = nn.Sequential(
+        nn.Linear(100, 128 * 7 * 7, bias=False),
+        nn.Unflatten(1, (128, 7, 7)),
+        nn.BatchNorm2d(128),
+        nn.ReLU(),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.ConvTranspose2d(64, 1, 4, 2, 1),
+        nn.Sigmoid(),
+        nn.Flatten(),
+    )
+    D = nn.Sequential(
+        nn.Unflatten(1, (1, 28, 28)),
+        nn.Conv2d(1, 64, 4, 2, 1),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(128),
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),
+        nn.Linear(128 * 7 * 7, 1),
+    )
     mean = train_x.mean().clamp(1e-3, 1 - 1e-3)
     with torch.no_grad():
         G[7].bias.fill_(float(torch.log(mean / (1 - mean))))
@@ -126,7 +154,7 @@ def hand_written_dcgan(train_x: torch.Tensor, steps: int, seed: int) -> float:
     start = time.perf_counter()
     perm = torch.randperm(train_x.shape[0])
     for step in range(steps):
-        x = train_x[perm[step * 64:(step + 1) * 64]]
+        x = train_x[perm[step * 64 : (step + 1) * 64]]
         with torch.no_grad():
             fake = G(torch.randn(64, 100))
         d_loss = 0.5 * (F.softplus(-D(x)).mean() + F.softplus(D(fake)).mean())
@@ -138,7 +166,9 @@ def hand_written_dcgan(train_x: torch.Tensor, steps: int, seed: int) -> float:
         g_loss.backward()
         g_opt.step()
         with torch.no_grad():
-            for a, p in zip([*G_avg.parameters(), *G_avg.buffers()], [*G.parameters(), *G.buffers()]):
+            for a, p in zip(
+                [*G_avg.parameters(), *G_avg.buffers()], [*G.parameters(), *G.buffers()]
+            ):
                 if a.is_floating_point():
                     a.lerp_(p, max(1 - decay, 1 / (step + 1)))
                 else:
@@ -149,7 +179,9 @@ def hand_written_dcgan(train_x: torch.Tensor, steps: int, seed: int) -> float:
 HAND_WRITTEN = {"mnist-paper": hand_written_epoch, "mnist-dcgan": hand_written_dcgan}
 
 
-def breakdown(config: cfgmod.Config, train, steps: int, workdir: Path, hand_written, reps: int) -> list[str]:
+def breakdown(
+    config: cfgmod.Config, train, steps: int, workdir: Path, hand_written, reps: int
+) -> list[str]:
     """Where advnets' time goes in one run of `steps` steps (seconds inside Trainer.run), and the
     rate of the training steps alone against the hand-written loop's, alternating."""
     import advnets.train.loop as loop
@@ -165,15 +197,23 @@ def breakdown(config: cfgmod.Config, train, steps: int, workdir: Path, hand_writ
                 return original(*args, **kwargs)
             finally:
                 spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
+
         setattr(owner, name, wrapper)
         return original
 
-    parts = [(Trainer, "train_step", "training steps (all)"), (Trainer, "finite", "of which the finiteness check"),
-             (Trainer, "save_checkpoint", "checkpoint (write, manifest, verify)"),
-             (Trainer, "write_samples", "sample grid"), (loop, "save_curves", "curve plot"), (Trainer, "_log", "log rows")]
+    parts = [
+        (Trainer, "train_step", "training steps (all)"),
+        (Trainer, "finite", "of which the finiteness check"),
+        (Trainer, "save_checkpoint", "checkpoint (write, manifest, verify)"),
+        (Trainer, "write_samples", "sample grid"),
+        (loop, "save_curves", "curve plot"),
+        (Trainer, "_log", "log rows"),
+    ]
     originals = [timed(*part) for part in parts]
     try:
-        config = cfgmod.apply(config, {"train": {"max_steps": steps, "seed": 0}}, source="benchmark")
+        config = cfgmod.apply(
+            config, {"train": {"max_steps": steps, "seed": 0}}, source="benchmark"
+        )
         trainer = Trainer(config, workdir / "breakdown", progress=False, train_data=train)
         start = time.perf_counter()
         trainer.run()
@@ -181,8 +221,12 @@ def breakdown(config: cfgmod.Config, train, steps: int, workdir: Path, hand_writ
     finally:
         for (owner, name, _), original in zip(parts, originals):
             setattr(owner, name, original)
-    lines = [f"Where the time of one {steps}-step advnets run goes (`--breakdown`): {total:.2f} s in all; "
-             + "; ".join(f"{label} {spent.get(label, 0.0):.2f} s" for _, _, label in parts) + ".", ""]
+    lines = [
+        f"Where the time of one {steps}-step advnets run goes (`--breakdown`): {total:.2f} s in all; "
+        + "; ".join(f"{label} {spent.get(label, 0.0):.2f} s" for _, _, label in parts)
+        + ".",
+        "",
+    ]
     ratios = []
     for rep in range(reps):
         config_r = cfgmod.apply(config, {"train": {"seed": rep}}, source="benchmark")
@@ -192,9 +236,13 @@ def breakdown(config: cfgmod.Config, train, steps: int, workdir: Path, hand_writ
             trainer.train_step()
         steps_only = steps * config.train.batch_size / (time.perf_counter() - start)
         ratios.append(steps_only / hand_written(train.x, steps, rep))
-    lines += [f"The training steps alone (`Trainer.train_step`, no sample grid, checkpoint, log or plot) against the "
-              f"hand-written loop, {reps} alternating repetitions: ratios "
-              + ", ".join(f"{r:.3f}" for r in ratios) + f" (median {statistics.median(ratios):.3f}).", ""]
+    lines += [
+        f"The training steps alone (`Trainer.train_step`, no sample grid, checkpoint, log or plot) against the "
+        f"hand-written loop, {reps} alternating repetitions: ratios "
+        + ", ".join(f"{r:.3f}" for r in ratios)
+        + f" (median {statistics.median(ratios):.3f}).",
+        "",
+    ]
     return lines
 
 
@@ -211,11 +259,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=500, help="steps per repetition (500 = one mnist-paper epoch)")
+    parser.add_argument(
+        "--steps", type=int, default=500, help="steps per repetition (500 = one mnist-paper epoch)"
+    )
     parser.add_argument("--preset", default="mnist-paper", choices=sorted(HAND_WRITTEN))
-    parser.add_argument("--out", default=None, help="default: benchmarks/results/train_throughput[_dcgan].md")
-    parser.add_argument("--breakdown", action="store_true",
-                        help="also time the parts of one advnets run, and the training steps alone")
+    parser.add_argument(
+        "--out", default=None, help="default: benchmarks/results/train_throughput[_dcgan].md"
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time the parts of one advnets run, and the training steps alone",
+    )
     args = parser.parse_args()
     suffix = "" if args.preset == "mnist-paper" else "_dcgan"
     args.out = args.out or str(Path(__file__).parent / "results" / f"train_throughput{suffix}.md")
@@ -233,8 +288,15 @@ def main() -> None:
             a = advnets_epoch(config, train, args.steps, Path(tmp), rep)
             h = hand_written(train.x, args.steps, rep)
             rows.append((a, h, a / h))
-            print(f"rep {rep}: advnets {a:.0f} images/s, hand-written {h:.0f} images/s, ratio {a / h:.3f}", flush=True)
-        extra = breakdown(config, train, args.steps, Path(tmp), hand_written, 3) if args.breakdown else []
+            print(
+                f"rep {rep}: advnets {a:.0f} images/s, hand-written {h:.0f} images/s, ratio {a / h:.3f}",
+                flush=True,
+            )
+        extra = (
+            breakdown(config, train, args.steps, Path(tmp), hand_written, 3)
+            if args.breakdown
+            else []
+        )
 
     ratio = statistics.median(r[2] for r in rows)
     lines = [

@@ -36,9 +36,9 @@ def augment(x: torch.Tensor, gen: torch.Generator, flip: bool) -> torch.Tensor:
     b = x.shape[0]
     padded = F.pad(x.view(b, 1, 28, 28), (2, 2, 2, 2))
     dy, dx = torch.randint(0, 5, (2, b), generator=gen)
-    rows = (torch.arange(28)[None, :] + dy[:, None])[:, :, None]   # [b, 28, 1]
-    cols = (torch.arange(28)[None, :] + dx[:, None])[:, None, :]   # [b, 1, 28]
-    out = padded[torch.arange(b)[:, None, None], 0, rows, cols]    # [b, 28, 28]
+    rows = (torch.arange(28)[None, :] + dy[:, None])[:, :, None]  # [b, 28, 1]
+    cols = (torch.arange(28)[None, :] + dx[:, None])[:, None, :]  # [b, 1, 28]
+    out = padded[torch.arange(b)[:, None, None], 0, rows, cols]  # [b, 28, 28]
     if flip:
         mirror = torch.rand(b, generator=gen) < 0.5
         out = torch.where(mirror[:, None, None], out.flip(2), out)
@@ -53,7 +53,9 @@ def accuracy(net: Classifier, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("source", choices=sorted(SHIPPED))
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--epochs", type=int, default=None)
@@ -73,21 +75,26 @@ def main() -> None:
     net = Classifier()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     steps_per_epoch = len(x) // args.batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=2e-3, total_steps=epochs * steps_per_epoch
+    )
     gen = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
     for epoch in range(epochs):
         net.train()
         order = torch.randperm(len(x), generator=gen)
         for i in range(steps_per_epoch):
-            idx = order[i * args.batch_size:(i + 1) * args.batch_size]
+            idx = order[i * args.batch_size : (i + 1) * args.batch_size]
             loss = F.cross_entropy(net(augment(x[idx], gen, recipe["flip"])), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-        print(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}, test accuracy {accuracy(net, test.x, test.y):.4f}, "
-              f"{time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}, test accuracy {accuracy(net, test.x, test.y):.4f}, "
+            f"{time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
 
     acc = accuracy(net, test.x, test.y)
     # No metadata: safetensors writes it in an arbitrary key order, which would change the file's
@@ -96,10 +103,21 @@ def main() -> None:
     name = SHIPPED[args.source][0]
     WEIGHTS.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(WEIGHTS / name, blob)
-    print(json.dumps({"source": args.source, "file": name, "sha256": hashlib.sha256(blob).hexdigest(),
-                      "test_accuracy": acc, "epochs": epochs, "seed": args.seed,
-                      "threads": torch.get_num_threads(), "torch": torch.__version__,
-                      "seconds": round(time.perf_counter() - start, 1)}))
+    print(
+        json.dumps(
+            {
+                "source": args.source,
+                "file": name,
+                "sha256": hashlib.sha256(blob).hexdigest(),
+                "test_accuracy": acc,
+                "epochs": epochs,
+                "seed": args.seed,
+                "threads": torch.get_num_threads(),
+                "torch": torch.__version__,
+                "seconds": round(time.perf_counter() - start, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ def mnist_root() -> Path:
     if root is None:
         pytest.skip("ADVNETS_DATA is not set: point it at a folder holding the MNIST IDX files")
     for folder in (root, root / "mnist"):
-        if (folder / "train-images-idx3-ubyte.gz").is_file() or (folder / "train-images-idx3-ubyte").is_file():
+        if (folder / "train-images-idx3-ubyte.gz").is_file() or (
+            folder / "train-images-idx3-ubyte"
+        ).is_file():
             return root
     pytest.skip(f"no MNIST files in {root} or {root / 'mnist'}")
 

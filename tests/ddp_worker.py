@@ -26,7 +26,7 @@ def main(out: str, steps: int, overrides: str) -> None:
         dist.all_gather(parts, x)
         perm = epoch_permutation(config.train.seed, trainer.epoch, len(trainer.data))
         b = config.train.batch_size
-        batches_match &= torch.equal(torch.cat(parts), trainer.x[perm[index * b:(index + 1) * b]])
+        batches_match &= torch.equal(torch.cat(parts), trainer.x[perm[index * b : (index + 1) * b]])
         trainer.train_step()
         flat = torch.cat([p.detach().reshape(-1) for p in params])
         copies = [torch.empty_like(flat) for _ in range(world)]
@@ -35,9 +35,14 @@ def main(out: str, steps: int, overrides: str) -> None:
             differing_steps.append(trainer.step)
     trainer.save_checkpoint()
     if rank == 0:
-        report = {"world": world, "steps": steps, "differing_steps": differing_steps,
-                  "batches_match": bool(batches_match), "local_batch": trainer.local_batch,
-                  "finite": bool(torch.isfinite(flat).all())}
+        report = {
+            "world": world,
+            "steps": steps,
+            "differing_steps": differing_steps,
+            "batches_match": bool(batches_match),
+            "local_batch": trainer.local_batch,
+            "finite": bool(torch.isfinite(flat).all()),
+        }
         (Path(out) / "report.json").write_text(json.dumps(report))
     trainer.close()
 

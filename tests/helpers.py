@@ -22,11 +22,17 @@ def interrupt_training(args: list[str], run, sig: int, rows: int = 3) -> tuple[i
     import sys
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "advnets", "train", *args, "--out", str(run)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "advnets", "train", *args, "--out", str(run)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     metrics = run / "metrics.jsonl"
     deadline = time.time() + 60
-    while time.time() < deadline and not (metrics.is_file() and metrics.read_text().count("\n") >= rows):
+    while time.time() < deadline and not (
+        metrics.is_file() and metrics.read_text().count("\n") >= rows
+    ):
         time.sleep(0.02)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

@@ -3,7 +3,6 @@
 import json
 
 import torch
-from helpers import tiny_config
 from safetensors.torch import load_file
 
 from advnets.config import AverageConfig
@@ -12,6 +11,7 @@ from advnets.sample import load_generator
 from advnets.train import checkpoint
 from advnets.train.average import WeightAverage
 from advnets.train.loop import Trainer
+from helpers import tiny_config
 
 
 def _iterates(n, seed=0):
@@ -56,11 +56,16 @@ def test_iterates_before_start_epoch_are_left_out():
 def test_the_average_does_not_change_training_and_is_what_sampling_uses(tmp_path):
     plain, averaged = tmp_path / "plain", tmp_path / "averaged"
     Trainer(tiny_config(train={"max_steps": 30}), plain, progress=False).run()
-    cfg = tiny_config(train={"max_steps": 30}, average={"kind": "ema", "decay": 1.0, "start_epoch": 1})
+    cfg = tiny_config(
+        train={"max_steps": 30}, average={"kind": "ema", "decay": 1.0, "start_epoch": 1}
+    )
     Trainer(cfg, averaged, progress=False).run()
     w_plain = load_file(str(checkpoint.resolve(plain) / "weights.safetensors"))
     w_avg = load_file(str(checkpoint.resolve(averaged) / "weights.safetensors"))
-    for key, value in w_plain.items():  # D and the trained G are the same with or without the average
+    for (
+        key,
+        value,
+    ) in w_plain.items():  # D and the trained G are the same with or without the average
         assert torch.equal(value, w_avg[key]), key
     averages = checkpoint.split_weights(w_avg, checkpoint.AVERAGE_PREFIX)
     assert averages.keys() == checkpoint.split_weights(w_plain, "generator").keys()
@@ -77,7 +82,11 @@ def test_the_average_does_not_change_training_and_is_what_sampling_uses(tmp_path
 
 def test_evaluate_files_the_average_and_the_last_iterate_apart(tmp_path):
     run = tmp_path / "run"
-    Trainer(tiny_config(train={"max_steps": 6}, average={"kind": "ema", "decay": 0.5}), run, progress=False).run()
+    Trainer(
+        tiny_config(train={"max_steps": 6}, average={"kind": "ema", "decay": 0.5}),
+        run,
+        progress=False,
+    ).run()
     protocol = Protocol(samples=200, split_rows=100, valid_rows=50)
     a = evaluate(run, "parzen", protocol, progress=False)
     b = evaluate(run, "parzen", protocol, progress=False, last_iterate=True)
@@ -95,11 +104,31 @@ def test_cli_samples_the_average_unless_told_otherwise(tmp_path):
     import numpy as np
 
     run = tmp_path / "run"
-    Trainer(tiny_config(train={"max_steps": 6}, average={"kind": "ema", "decay": 0.5}), run, progress=False).run()
+    Trainer(
+        tiny_config(train={"max_steps": 6}, average={"kind": "ema", "decay": 0.5}),
+        run,
+        progress=False,
+    ).run()
     for flag, name in (([], "avg.npy"), (["--last-iterate"], "last.npy")):
-        subprocess.run([sys.executable, "-m", "advnets", "sample", str(run), "-n", "8", "--npy", str(tmp_path / name),
-                        *flag], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "advnets",
+                "sample",
+                str(run),
+                "-n",
+                "8",
+                "--npy",
+                str(tmp_path / name),
+                *flag,
+            ],
+            check=True,
+            capture_output=True,
+        )
     avg, last = np.load(tmp_path / "avg.npy"), np.load(tmp_path / "last.npy")
     np.testing.assert_array_equal(avg.reshape(8, -1), load_generator(run).sample(8).numpy())
-    np.testing.assert_array_equal(last.reshape(8, -1), load_generator(run, average=False).sample(8).numpy())
+    np.testing.assert_array_equal(
+        last.reshape(8, -1), load_generator(run, average=False).sample(8).numpy()
+    )
     assert not np.array_equal(avg, last)

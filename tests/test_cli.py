@@ -2,16 +2,18 @@
 
 import subprocess
 import sys
-from advnets.config import tomllib
 
 import numpy as np
 import pytest
 
 from advnets import config as cfgmod
+from advnets.config import tomllib
 
 
 def advnets(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True
+    )
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -20,14 +22,29 @@ def advnets(*args, check=True):
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("cli") / "run"
-    advnets("train", "--preset", "digits-quick", "--train.epochs", 3, "--train.sample_every", 1,
-            "--out", run, "--no-progress")
+    advnets(
+        "train",
+        "--preset",
+        "digits-quick",
+        "--train.epochs",
+        3,
+        "--train.sample_every",
+        1,
+        "--out",
+        run,
+        "--no-progress",
+    )
     return run
 
 
 def test_train_writes_a_complete_run(digits_run):
-    assert {p.name for p in digits_run.iterdir()} >= {"config.json", "metrics.jsonl", "samples", "checkpoints",
-                                                       "curves.png"}
+    assert {p.name for p in digits_run.iterdir()} >= {
+        "config.json",
+        "metrics.jsonl",
+        "samples",
+        "checkpoints",
+        "curves.png",
+    }
     assert len(list((digits_run / "samples").glob("epoch-*.png"))) == 3
     saved = cfgmod.load_json(digits_run / "config.json")
     assert saved.train.epochs == 3 and saved.data.source == "digits"
@@ -40,8 +57,18 @@ def test_info_summarises(digits_run):
 
 def test_sample_is_deterministic_for_a_seed(digits_run, tmp_path):
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
-        advnets("sample", digits_run, "-n", 20, "--seed", seed, "--out", tmp_path / f"{name}.png",
-                "--npy", tmp_path / f"{name}.npy")
+        advnets(
+            "sample",
+            digits_run,
+            "-n",
+            20,
+            "--seed",
+            seed,
+            "--out",
+            tmp_path / f"{name}.png",
+            "--npy",
+            tmp_path / f"{name}.npy",
+        )
     a, b, c = (np.load(tmp_path / f"{n}.npy", allow_pickle=False) for n in "abc")
     assert a.shape == (20, 8, 8) and a.dtype == np.float32
     assert np.array_equal(a, b) and not np.array_equal(a, c)
@@ -51,8 +78,16 @@ def test_sample_is_deterministic_for_a_seed(digits_run, tmp_path):
 
 
 def test_dry_run_prints_the_resolved_config(tmp_path):
-    out = advnets("train", "--preset", "ring-2d", "--optim.lr", "0.0005", "--generator.hidden", "64,64",
-                  "--dry-run").stdout
+    out = advnets(
+        "train",
+        "--preset",
+        "ring-2d",
+        "--optim.lr",
+        "0.0005",
+        "--generator.hidden",
+        "64,64",
+        "--dry-run",
+    ).stdout
     resolved = cfgmod.from_dict(tomllib.loads(out))
     assert resolved.optim.lr == 0.0005 and resolved.generator.hidden == [64, 64]
     assert resolved.data.source == "ring-2d"
@@ -61,18 +96,30 @@ def test_dry_run_prints_the_resolved_config(tmp_path):
 
 def test_config_file_then_flags(tmp_path):
     path = tmp_path / "mine.toml"
-    path.write_text('[train]\nseed = 7\nbatch_size = 64\n')
-    out = advnets("train", "--preset", "digits-quick", "--config", path, "--train.seed", 8, "--dry-run").stdout
+    path.write_text("[train]\nseed = 7\nbatch_size = 64\n")
+    out = advnets(
+        "train", "--preset", "digits-quick", "--config", path, "--train.seed", 8, "--dry-run"
+    ).stdout
     resolved = cfgmod.from_dict(tomllib.loads(out))
-    assert (resolved.train.seed, resolved.train.batch_size, resolved.data.source) == (8, 64, "digits")
+    assert (resolved.train.seed, resolved.train.batch_size, resolved.data.source) == (
+        8,
+        64,
+        "digits",
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--train.learning_rate", "0.1"], "unknown key 'train.learning_rate'; valid keys of [train]: seed, batch_size"),
-    (["--train.objective", "wgan"], "expected one of 'non-saturating', 'minimax'"),
-    (["--train.batch_size", "-1"], "out of range"),
-    (["--preset", "cifar"], "valid presets:"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--train.learning_rate", "0.1"],
+            "unknown key 'train.learning_rate'; valid keys of [train]: seed, batch_size",
+        ),
+        (["--train.objective", "wgan"], "expected one of 'non-saturating', 'minimax'"),
+        (["--train.batch_size", "-1"], "out of range"),
+        (["--preset", "cifar"], "valid presets:"),
+    ],
+)
 def test_bad_input_is_explained_and_creates_nothing(tmp_path, args, message):
     proc = advnets("train", *args, "--out", tmp_path / "run", check=False)
     assert proc.returncode == 2
@@ -82,10 +129,24 @@ def test_bad_input_is_explained_and_creates_nothing(tmp_path, args, message):
 
 
 def test_missing_data_is_explained_and_creates_nothing(tmp_path):
-    proc = advnets("train", "--preset", "mnist-paper", "--data-dir", tmp_path / "empty", "--data.download", "false",
-                   "--out", tmp_path / "run", check=False)
+    proc = advnets(
+        "train",
+        "--preset",
+        "mnist-paper",
+        "--data-dir",
+        tmp_path / "empty",
+        "--data.download",
+        "false",
+        "--out",
+        tmp_path / "run",
+        check=False,
+    )
     assert proc.returncode == 1
-    assert "Looked in" in proc.stderr and "--data-dir" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        "Looked in" in proc.stderr
+        and "--data-dir" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
     assert not (tmp_path / "run").exists() and not (tmp_path / "empty").exists()
 
 

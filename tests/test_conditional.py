@@ -5,16 +5,21 @@ import sys
 
 import pytest
 import torch
-from helpers import tiny_config
 
 from advnets.evaluate import EvaluationError, Protocol, evaluate
 from advnets.nn import Discriminator, Generator, class_frequencies, sample_classes
 from advnets.sample import TrainedGenerator, load_generator
 from advnets.train.loop import RunError, Trainer
+from helpers import tiny_config
 
 
 def advnets(*args):
-    return subprocess.run([sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "advnets", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_generator_takes_the_one_hot_class_beside_the_noise():
@@ -26,14 +31,18 @@ def test_generator_takes_the_one_hot_class_beside_the_noise():
     out = G(z, c)
     expected = torch.sigmoid(G.out(G.body(torch.cat([z, torch.eye(3)[c]], 1))))
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
-    assert not torch.allclose(G(z, torch.zeros(5, dtype=torch.long)), G(z, torch.ones(5, dtype=torch.long)))
+    assert not torch.allclose(
+        G(z, torch.zeros(5, dtype=torch.long)), G(z, torch.ones(5, dtype=torch.long))
+    )
     with pytest.raises(ValueError, match="class-conditional"):
         G(z)
 
 
 def test_concat_discriminator_never_drops_the_class():
     torch.manual_seed(0)
-    D = Discriminator(in_dim=6, hidden=[8, 8], pieces=2, input_keep=0.5, num_classes=3, condition="concat")
+    D = Discriminator(
+        in_dim=6, hidden=[8, 8], pieces=2, input_keep=0.5, num_classes=3, condition="concat"
+    )
     assert D.net[1].linear.in_features == 6 + 3
     x, c = torch.rand(4, 6), torch.tensor([0, 1, 2, 0])
     D.eval()
@@ -51,7 +60,9 @@ def test_concat_discriminator_never_drops_the_class():
 
 def test_projection_discriminator_adds_the_class_embedding_inner_product():
     torch.manual_seed(0)
-    D = Discriminator(in_dim=6, hidden=[8, 5], pieces=2, num_classes=3, condition="projection").eval()
+    D = Discriminator(
+        in_dim=6, hidden=[8, 5], pieces=2, num_classes=3, condition="projection"
+    ).eval()
     assert D.embed.weight.shape == (3, 5)
     x, c = torch.rand(4, 6), torch.tensor([0, 1, 2, 2])
     h = D.net[:-1](x)  # the last hidden layer, [4, 5]
@@ -72,8 +83,11 @@ def test_classes_are_drawn_with_the_training_frequencies():
 @pytest.fixture(scope="module")
 def conditional_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("cond") / "run"
-    config = tiny_config(condition={"kind": "concat"}, train={"epochs": 3},
-                         optim={"name": "adam", "lr": 2e-3, "lr_decay": 1.0})
+    config = tiny_config(
+        condition={"kind": "concat"},
+        train={"epochs": 3},
+        optim={"name": "adam", "lr": 2e-3, "lr_decay": 1.0},
+    )
     Trainer(config, run, progress=False).run()
     return run
 
@@ -84,9 +98,13 @@ def test_trainer_feeds_real_classes_to_d_and_records_p_c(conditional_run):
     from advnets.data import load
 
     labels = load("digits", "train").y
-    torch.testing.assert_close(trained.class_frequencies, class_frequencies(labels), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        trained.class_frequencies, class_frequencies(labels), rtol=0, atol=1e-12
+    )
     # the label must matter to the trained G: the same noise, two classes, two different images
-    assert (trained.sample(20, seed=1, label=0) - trained.sample(20, seed=1, label=7)).abs().mean() > 1e-3
+    assert (
+        trained.sample(20, seed=1, label=0) - trained.sample(20, seed=1, label=7)
+    ).abs().mean() > 1e-3
     # same seed, same samples; and without a label the classes follow p(c), after the same noise
     x, c = trained.sample_with_classes(500, seed=3)
     assert torch.equal(x, trained.sample(500, seed=3))
@@ -105,26 +123,41 @@ def _noise(trained, n, seed):
 
 def test_the_classes_must_exist_in_the_data(tmp_path):
     with pytest.raises(Exception, match="needs class labels"):
-        tiny_config(data={"source": "ring-2d"}, generator={"output": "linear"}, condition={"kind": "concat"})
+        tiny_config(
+            data={"source": "ring-2d"}, generator={"output": "linear"}, condition={"kind": "concat"}
+        )
     from advnets.data import load
 
     unlabelled = load("digits", "train")
     unlabelled.y = None
     with pytest.raises(RunError, match="needs class labels"):
-        Trainer(tiny_config(condition={"kind": "concat"}), tmp_path / "run", progress=False, train_data=unlabelled)
+        Trainer(
+            tiny_config(condition={"kind": "concat"}),
+            tmp_path / "run",
+            progress=False,
+            train_data=unlabelled,
+        )
     assert not (tmp_path / "run").exists()
 
 
 def test_cli_label_and_classes_figure(conditional_run, tmp_path):
-    proc = advnets("sample", conditional_run, "--label", 3, "-n", 8, "--npy", tmp_path / "three.npy")
+    proc = advnets(
+        "sample", conditional_run, "--label", 3, "-n", 8, "--npy", tmp_path / "three.npy"
+    )
     assert proc.returncode == 0, proc.stderr
     import numpy as np
 
     three = torch.from_numpy(np.load(tmp_path / "three.npy")).reshape(8, -1)
     assert torch.equal(three, load_generator(conditional_run).sample(8, seed=0, label=3))
     bad = advnets("sample", conditional_run, "--label", 10, "--npy", tmp_path / "x.npy")
-    assert bad.returncode != 0 and "expected 0 to 9" in bad.stderr and not (tmp_path / "x.npy").exists()
-    proc = advnets("figure", "classes", conditional_run, "--cols", 5, "--out", tmp_path / "classes.png")
+    assert (
+        bad.returncode != 0
+        and "expected 0 to 9" in bad.stderr
+        and not (tmp_path / "x.npy").exists()
+    )
+    proc = advnets(
+        "figure", "classes", conditional_run, "--cols", 5, "--out", tmp_path / "classes.png"
+    )
     assert proc.returncode == 0, proc.stderr
     from PIL import Image
 
@@ -152,24 +185,52 @@ class _ImagesOfClass(torch.nn.Module):
 
     def forward(self, z, c):
         rows = (z[:, 0].abs() * 1e6).long()
-        return torch.stack([self.bank[(int(ci) + self.shift) % 10][int(r) % len(self.bank[(int(ci) + self.shift) % 10])]
-                            for r, ci in zip(rows, c)])
+        return torch.stack(
+            [
+                self.bank[(int(ci) + self.shift) % 10][
+                    int(r) % len(self.bank[(int(ci) + self.shift) % 10])
+                ]
+                for r, ci in zip(rows, c)
+            ]
+        )
 
 
-def test_classes_metric_measures_agreement_and_per_class_fid(mnist_root, conditional_run, monkeypatch):
+def test_classes_metric_measures_agreement_and_per_class_fid(
+    mnist_root, conditional_run, monkeypatch
+):
     from advnets.data import load
 
     test = load("mnist", "test", mnist_root)
     trained = load_generator(conditional_run)
-    monkeypatch.setattr("advnets.evaluate._samples", lambda *a, **k: (
-        torch.zeros(2, 784), (28, 28), "mnist", {"run": "r", "checkpoint": "c", "classes": 10}))
+    monkeypatch.setattr(
+        "advnets.evaluate._samples",
+        lambda *a, **k: (
+            torch.zeros(2, 784),
+            (28, 28),
+            "mnist",
+            {"run": "r", "checkpoint": "c", "classes": 10},
+        ),
+    )
     results = {}
     for shift in (0, 1):
-        fake = TrainedGenerator(_ImagesOfClass(test.x[5000:], test.y[5000:], shift), trained.config, (28, 28),
-                                trained.step, trained.checkpoint, False, torch.full((10,), 0.1, dtype=torch.float64))
+        fake = TrainedGenerator(
+            _ImagesOfClass(test.x[5000:], test.y[5000:], shift),
+            trained.config,
+            (28, 28),
+            trained.step,
+            trained.checkpoint,
+            False,
+            torch.full((10,), 0.1, dtype=torch.float64),
+        )
         monkeypatch.setattr("advnets.sample.load_generator", lambda *a, fake=fake, **k: fake)
-        results[shift] = evaluate(conditional_run, "classes", Protocol(samples=3000, split_rows=5000),
-                                  data_dir=mnist_root, write=False, progress=False).metrics["classes"]
+        results[shift] = evaluate(
+            conditional_run,
+            "classes",
+            Protocol(samples=3000, split_rows=5000),
+            data_dir=mnist_root,
+            write=False,
+            progress=False,
+        ).metrics["classes"]
     right, wrong = results[0], results[1]
     assert right["samples_per_class"] == 300 and len(right["per_class_fid"]) == 10
     # images of the asked-for class: the classifier's own accuracy; of the next class: no agreement
@@ -188,7 +249,9 @@ def test_classes_metric_refuses_an_unconditional_run(tmp_path):
 
 
 def test_auxiliary_classifier_adds_weighted_cross_entropy_to_both_players(tmp_path):
-    config = tiny_config(condition={"kind": "projection", "auxiliary_weight": 0.5}, train={"epochs": 1})
+    config = tiny_config(
+        condition={"kind": "projection", "auxiliary_weight": 0.5}, train={"epochs": 1}
+    )
     trainer = Trainer(config, tmp_path / "run", progress=False)
     D = trainer.players.D.eval()
     x, c = torch.rand(5, 64), torch.tensor([0, 3, 9, 3, 1])

@@ -11,8 +11,12 @@ from helpers import tiny_config
 def trained_parameters(tmp_path, name, **train):
     trainer = Trainer(tiny_config(train={"max_steps": 6, **train}), tmp_path / name, progress=False)
     trainer.run()
-    return torch.cat([p.detach().reshape(-1) for p in [*trainer.players.G.parameters(),
-                                                       *trainer.players.D.parameters()]]), trainer
+    return torch.cat(
+        [
+            p.detach().reshape(-1)
+            for p in [*trainer.players.G.parameters(), *trainer.players.D.parameters()]
+        ]
+    ), trainer
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
@@ -32,10 +36,19 @@ def test_fp16_is_refused_with_penalties():
         tiny_config(train={"precision": "fp16", "objective": "hinge"}, penalty={"r1": 1.0})
 
 
-@pytest.mark.parametrize("device,message", [("cuda", "no CUDA device"), ("mps", "no MPS device"),
-                                            ("tpu", "not a device"), ("meta", "cpu, cuda or mps")])
+@pytest.mark.parametrize(
+    "device,message",
+    [
+        ("cuda", "no CUDA device"),
+        ("mps", "no MPS device"),
+        ("tpu", "not a device"),
+        ("meta", "cpu, cuda or mps"),
+    ],
+)
 def test_unavailable_devices_are_named(tmp_path, device, message):
-    if device == "cuda" and torch.cuda.is_available() or device == "mps" and torch.backends.mps.is_available():
+    if (device == "cuda" and torch.cuda.is_available()) or (
+        device == "mps" and torch.backends.mps.is_available()
+    ):
         pytest.skip(f"this machine has {device}")
     with pytest.raises(RunError, match=message):
         Trainer(tiny_config(train={"device": device}), tmp_path / "run", progress=False)
@@ -46,6 +59,22 @@ def test_device_flag_is_short_for_train_device():
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "advnets", "train", "--preset", "digits-quick", "--device", "cuda:1",
-                           "--train.precision", "bf16", "--dry-run"], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "advnets",
+            "train",
+            "--preset",
+            "digits-quick",
+            "--device",
+            "cuda:1",
+            "--train.precision",
+            "bf16",
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert 'device = "cuda:1"' in proc.stdout and 'precision = "bf16"' in proc.stdout

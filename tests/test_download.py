@@ -26,8 +26,20 @@ def serve():
 
     def start(folder) -> str:
         port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                                 "--directory", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         procs.append(proc)
         for _ in range(100):
             try:
@@ -49,8 +61,10 @@ def test_downloads_verifies_and_loads(serve, mnist_files, tmp_path, monkeypatch)
     root = tmp_path / "data"
     test = load("mnist", "test", root, progress=False)
     assert test.x.shape == (10000, 784)
-    assert sorted(p.name for p in (root / "mnist").iterdir()) == ["t10k-images-idx3-ubyte.gz",
-                                                                  "t10k-labels-idx1-ubyte.gz"]
+    assert sorted(p.name for p in (root / "mnist").iterdir()) == [
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ]
     # The downloaded content is byte-identical to the served file once uncompressed.
     got = gzip.decompress((root / "mnist" / "t10k-images-idx3-ubyte.gz").read_bytes())
     assert got == gzip.decompress((mnist_files / "t10k-images-idx3-ubyte.gz").read_bytes())
@@ -58,7 +72,9 @@ def test_downloads_verifies_and_loads(serve, mnist_files, tmp_path, monkeypatch)
 
 def test_falls_through_dead_mirror_to_a_live_one(serve, mnist_files, tmp_path):
     url = serve(mnist_files)
-    path = locate("mnist", "test-labels", tmp_path, mirrors=["http://127.0.0.1:9/", url], progress=False)
+    path = locate(
+        "mnist", "test-labels", tmp_path, mirrors=["http://127.0.0.1:9/", url], progress=False
+    )
     assert path == tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz"
 
 
@@ -116,15 +132,22 @@ def test_finds_files_in_folder_or_subfolder_gzipped_or_not(mnist_files, tmp_path
     sub = tmp_path / "nested" / "mnist"
     sub.mkdir(parents=True)
     shutil.copy(mnist_files / "t10k-labels-idx1-ubyte.gz", sub)
-    assert locate("mnist", "test-labels", tmp_path / "nested", download=False) == sub / "t10k-labels-idx1-ubyte.gz"
+    assert (
+        locate("mnist", "test-labels", tmp_path / "nested", download=False)
+        == sub / "t10k-labels-idx1-ubyte.gz"
+    )
     dotted = tmp_path / "dotted"
     dotted.mkdir()
     (dotted / "t10k-labels.idx1-ubyte").write_bytes(raw)
-    assert locate("mnist", "test-labels", dotted, download=False) == dotted / "t10k-labels.idx1-ubyte"
+    assert (
+        locate("mnist", "test-labels", dotted, download=False) == dotted / "t10k-labels.idx1-ubyte"
+    )
 
 
 def test_data_dir_env_is_used(mnist_root, monkeypatch):
     monkeypatch.setenv("ADVNETS_DATA", str(mnist_root))
     test = load("mnist", "test", None, download_missing=False)
     assert test.x.shape == (10000, 784)
-    assert np.isclose(float(test.x.mean()), 0.1325, atol=1e-3)  # the well-known MNIST test pixel mean
+    assert np.isclose(
+        float(test.x.mean()), 0.1325, atol=1e-3
+    )  # the well-known MNIST test pixel mean

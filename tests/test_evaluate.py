@@ -6,7 +6,6 @@ import sys
 
 import pytest
 import torch
-from helpers import tiny_config
 
 from advnets.data import load
 from advnets.evaluate import EvaluationError, Protocol, evaluate
@@ -15,35 +14,46 @@ from advnets.metrics.fid import fid
 from advnets.metrics.parzen import parzen_protocol
 from advnets.sample import load_generator
 from advnets.train.loop import train
+from helpers import tiny_config
 
 SMALL = dict(samples=300, split_rows=400, valid_rows=50, kid_subsets=5, kid_subset_size=100)
 
 
 def advnets(*args):
-    return subprocess.run([sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True
+    )
 
 
 @pytest.fixture(scope="module")
 def mnist_run(tmp_path_factory, mnist_root):
-    config = tiny_config(data={"source": "mnist", "dir": str(mnist_root)},
-                         generator={"noise_dim": 8, "hidden": [64]}, train={"max_steps": 4, "log_every": 2})
+    config = tiny_config(
+        data={"source": "mnist", "dir": str(mnist_root)},
+        generator={"noise_dim": 8, "hidden": [64]},
+        train={"max_steps": 4, "log_every": 2},
+    )
     return train(config, tmp_path_factory.mktemp("eval") / "run", progress=False)
 
 
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
-    return train(tiny_config(train={"max_steps": 3, "log_every": 1}), tmp_path_factory.mktemp("eval") / "digits",
-                 progress=False)
+    return train(
+        tiny_config(train={"max_steps": 3, "log_every": 1}),
+        tmp_path_factory.mktemp("eval") / "digits",
+        progress=False,
+    )
 
 
 def test_cli_prints_a_table_and_records_every_metric(mnist_run, mnist_root):
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items()]
-    proc = advnets("evaluate", mnist_run, "--metric", "all", "--data-dir", mnist_root, "--no-progress", *flags)
+    proc = advnets(
+        "evaluate", mnist_run, "--metric", "all", "--data-dir", mnist_root, "--no-progress", *flags
+    )
     assert proc.returncode == 0, proc.stderr
     for word in ("parzen", "fid", "kid", "precision", "recall", "score", "labels"):
         assert word in proc.stdout
     book = json.loads((mnist_run / "evaluation.json").read_text())
-    (key, entry), = book.items()
+    ((key, entry),) = book.items()
     assert key.startswith("step-") and entry["subject"]["step"] == 4
     assert entry["protocol"]["samples"] == 300 and entry["subject"]["split_rows"] == 400
     assert set(entry["metrics"]) == {"parzen", "fid", "kid", "pr", "score", "labels"}
@@ -55,20 +65,34 @@ def test_cli_prints_a_table_and_records_every_metric(mnist_run, mnist_root):
 
 def test_parzen_is_the_protocol_on_the_runs_samples(mnist_run, mnist_root):
     protocol = Protocol(samples=200, split_rows=100, valid_rows=30, seed=5)
-    result = evaluate(mnist_run, "parzen", protocol, data_dir=mnist_root, progress=False, write=False)
+    result = evaluate(
+        mnist_run, "parzen", protocol, data_dir=mnist_root, progress=False, write=False
+    )
     samples = load_generator(mnist_run).sample(200, seed=5)
     valid = load("mnist", "valid", mnist_root).x
     direct = parzen_protocol(samples, valid[:30], load("mnist", "test", mnist_root).x[:100])
-    assert result.metrics["parzen"]["mean"] == direct.mean and result.metrics["parzen"]["sigma"] == direct.sigma
+    assert (
+        result.metrics["parzen"]["mean"] == direct.mean
+        and result.metrics["parzen"]["sigma"] == direct.sigma
+    )
     # validation rows after those that chose sigma: a protocol that leaves the test set alone
-    protocol = Protocol(samples=200, split="valid", split_start=1000, split_rows=100, valid_rows=30, seed=5)
-    result = evaluate(mnist_run, "parzen", protocol, data_dir=mnist_root, progress=False, write=False)
-    assert result.metrics["parzen"]["mean"] == parzen_protocol(samples, valid[:30], valid[1000:1100]).mean
+    protocol = Protocol(
+        samples=200, split="valid", split_start=1000, split_rows=100, valid_rows=30, seed=5
+    )
+    result = evaluate(
+        mnist_run, "parzen", protocol, data_dir=mnist_root, progress=False, write=False
+    )
+    assert (
+        result.metrics["parzen"]["mean"]
+        == parzen_protocol(samples, valid[:30], valid[1000:1100]).mean
+    )
     assert result.subject["split_range"] == [1000, 1100]
 
 
 def test_later_metrics_of_the_same_protocol_are_merged(mnist_run, mnist_root, tmp_path):
-    protocol = Protocol(samples=100, split_rows=100, valid_rows=20, kid_subsets=2, kid_subset_size=50)
+    protocol = Protocol(
+        samples=100, split_rows=100, valid_rows=20, kid_subsets=2, kid_subset_size=50
+    )
     evaluate(mnist_run, "parzen", protocol, data_dir=mnist_root, progress=False)
     evaluate(mnist_run, "fid", protocol, data_dir=mnist_root, progress=False)
     entry = next(iter(json.loads((mnist_run / "evaluation.json").read_text()).values()))
@@ -77,9 +101,14 @@ def test_later_metrics_of_the_same_protocol_are_merged(mnist_run, mnist_root, tm
 
 def test_reference_row_is_training_images_against_the_split(mnist_root):
     protocol = Protocol(samples=500, split_rows=600)
-    result = evaluate(None, "fid", protocol, reference=True, source="mnist", data_dir=mnist_root, progress=False)
+    result = evaluate(
+        None, "fid", protocol, reference=True, source="mnist", data_dir=mnist_root, progress=False
+    )
     clf = clfmod.load_classifier("mnist")
-    direct = fid(clf(load("mnist", "train", mnist_root).x[:500])[0], clf(load("mnist", "test", mnist_root).x[:600])[0])
+    direct = fid(
+        clf(load("mnist", "train", mnist_root).x[:500])[0],
+        clf(load("mnist", "test", mnist_root).x[:600])[0],
+    )
     assert result.metrics["fid"]["value"] == pytest.approx(direct, rel=1e-12)
     assert result.subject["reference"] == "mnist training rows 0-499"
 
@@ -118,12 +147,15 @@ def test_classifier_metrics_move_the_right_way(mnist_root):
     assert label_total_variation(p_few, p_real) > 0.4
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["--metric", "fid"], 2, "28 x 28"),
-    (["--metric", "fidd"], 2, "valid metrics: parzen"),
-    (["--samples", "1"], 2, "at least 2"),
-    (["--sigmas", "0.1,x"], 2, "logspace:-1,0,10"),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--metric", "fid"], 2, "28 x 28"),
+        (["--metric", "fidd"], 2, "valid metrics: parzen"),
+        (["--samples", "1"], 2, "at least 2"),
+        (["--sigmas", "0.1,x"], 2, "logspace:-1,0,10"),
+    ],
+)
 def test_bad_requests_are_explained(digits_run, args, code, message):
     proc = advnets("evaluate", digits_run, "--no-progress", *args)
     assert proc.returncode == code and message in proc.stderr and "Traceback" not in proc.stderr
@@ -131,11 +163,20 @@ def test_bad_requests_are_explained(digits_run, args, code, message):
 
 
 def test_parzen_works_on_any_data_and_custom_sigmas(digits_run):
-    proc = advnets("evaluate", digits_run, "--samples", 100, "--valid-rows", 40, "--sigmas", "logspace:-1,0,3",
-                   "--no-progress")
+    proc = advnets(
+        "evaluate",
+        digits_run,
+        "--samples",
+        100,
+        "--valid-rows",
+        40,
+        "--sigmas",
+        "logspace:-1,0,3",
+        "--no-progress",
+    )
     assert proc.returncode == 0, proc.stderr
     entry = next(iter(json.loads((digits_run / "evaluation.json").read_text()).values()))
-    assert entry["metrics"]["parzen"]["sigma"] in (0.1, pytest.approx(10 ** -0.5), 1.0)
+    assert entry["metrics"]["parzen"]["sigma"] in (0.1, pytest.approx(10**-0.5), 1.0)
     assert entry["subject"]["data"] == "digits" and len(entry["protocol"]["sigmas"]) == 3
 
 
@@ -153,9 +194,25 @@ def test_inception_metrics_without_the_extra_say_what_to_install(digits_run, mni
         pass
     else:
         pytest.skip("torch-fidelity is installed here; its weights cannot be fetched offline")
-    proc = advnets("evaluate", mnist_run, "--metric", "inception-fid", "--samples", 10, "--split-rows", 10,
-                   "--data-dir", mnist_root, "--no-progress", "--no-write")
-    assert proc.returncode == 1 and "advnets[inception]" in proc.stderr and "Traceback" not in proc.stderr
+    proc = advnets(
+        "evaluate",
+        mnist_run,
+        "--metric",
+        "inception-fid",
+        "--samples",
+        10,
+        "--split-rows",
+        10,
+        "--data-dir",
+        mnist_root,
+        "--no-progress",
+        "--no-write",
+    )
+    assert (
+        proc.returncode == 1
+        and "advnets[inception]" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
 
 
 def test_shipped_fashion_classifier_is_accurate():
@@ -191,11 +248,16 @@ def test_truncation_feeds_G_the_shrunk_noise_and_is_filed_apart(digits_run):
     book = json.loads((digits_run / "evaluation.json").read_text())
     key = result.subject["checkpoint"]
     assert key.endswith(":truncation-0.5") and key.split(":")[0] in book
-    assert book[key]["protocol"]["truncation"] == 0.5 and book[key.split(":")[0]]["protocol"]["truncation"] == 1.0
+    assert (
+        book[key]["protocol"]["truncation"] == 0.5
+        and book[key.split(":")[0]]["protocol"]["truncation"] == 1.0
+    )
     (digits_run / "evaluation.json").unlink()
 
 
-@pytest.mark.parametrize("command, value", [("evaluate", "0"), ("evaluate", "1.5"), ("sample", "-1"), ("sample", "nan")])
+@pytest.mark.parametrize(
+    "command, value", [("evaluate", "0"), ("evaluate", "1.5"), ("sample", "-1"), ("sample", "nan")]
+)
 def test_bad_truncation_is_explained(digits_run, tmp_path, command, value):
     rest = ["-n", 4, "--npy", tmp_path / "x.npy"] if command == "sample" else ["--no-progress"]
     proc = advnets(command, digits_run, "--truncation", value, *rest)
@@ -205,4 +267,11 @@ def test_bad_truncation_is_explained(digits_run, tmp_path, command, value):
 
 def test_truncation_of_the_reference_rows_is_refused():
     with pytest.raises(EvaluationError, match="reference rows are training images"):
-        evaluate(None, "parzen", Protocol(samples=100, truncation=0.9), reference=True, source="digits", progress=False)
+        evaluate(
+            None,
+            "parzen",
+            Protocol(samples=100, truncation=0.9),
+            reference=True,
+            source="digits",
+            progress=False,
+        )

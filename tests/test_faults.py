@@ -26,8 +26,13 @@ import reliability
 
 
 def advnets(*args, check=False, timeout=300):
-    return subprocess.run([sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True,
-                          check=check, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "advnets", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+    )
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -39,10 +44,13 @@ def test_twenty_sigkills_lose_nothing(tmp_path):
     assert report["kills"] == 21 and all(report["by_moment"].values())
     assert report["problems"] == []
     assert report["during_checkpoint_write"] >= 3  # the kills did land inside checkpoint writes
-    assert report["final_differences"] == [], "the resumed run ended differently from the uninterrupted one"
+    assert report["final_differences"] == [], (
+        "the resumed run ended differently from the uninterrupted one"
+    )
 
 
 # -- non-finite values -------------------------------------------------------------------------
+
 
 def trainer_with_checkpoints(tmp_path, **train):
     config = tiny_config(train={"checkpoint_every": 3, "keep_checkpoints": 2, "epochs": 3, **train})
@@ -86,28 +94,39 @@ def test_nan_with_skip_skips_and_counts_the_update(tmp_path):
     assert trainer.step == total
     assert trainer.skipped_updates == 3  # epochs 1, 2 and 3 each hold one minibatch with that image
     assert all(torch.isfinite(p).all() for p in trainer.players.D.parameters())
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert rows[-1]["skipped"] == 3
-    assert not any(isinstance(v, float) and math.isnan(v) for r in rows for v in r.values())  # no NaN logged
+    assert not any(
+        isinstance(v, float) and math.isnan(v) for r in rows for v in r.values()
+    )  # no NaN logged
     meta = json.loads((checkpoint.resolve(tmp_path / "run") / "state.json").read_text())
     assert meta["skipped_updates"] == 3
 
 
 # -- SIGTERM -----------------------------------------------------------------------------------
 
+
 def test_sigterm_writes_a_final_checkpoint_and_exits_cleanly(tmp_path):
     run = tmp_path / "run"
-    returncode, err = interrupt_training([*reliability.RUN_ARGS, "--train.checkpoint_every", "100000",
-                                          "--train.epochs", "200"], run, signal.SIGTERM)
+    returncode, err = interrupt_training(
+        [*reliability.RUN_ARGS, "--train.checkpoint_every", "100000", "--train.epochs", "200"],
+        run,
+        signal.SIGTERM,
+    )
     assert returncode == 128 + signal.SIGTERM, err
     assert "SIGTERM: stopped at step" in err and "Traceback" not in err
     meta = json.loads((checkpoint.resolve(run) / "state.json").read_text())
     assert 12 <= meta["step"] < 200 * 17  # the step it stopped at, not an epoch end
-    resumed = advnets("train", "--resume", run, "--train.max_steps", meta["step"] + 5, "--no-progress")
+    resumed = advnets(
+        "train", "--resume", run, "--train.max_steps", meta["step"] + 5, "--no-progress"
+    )
     assert resumed.returncode == 0, resumed.stderr
 
 
 # -- a full disk and retention -----------------------------------------------------------------
+
 
 def failing_write(after_bytes: int, fail_on: str):
     """write_durably that, for the file named `fail_on`, writes part of it and then fails the way
@@ -120,10 +139,13 @@ def failing_write(after_bytes: int, fail_on: str):
         with open(path, "wb") as f:
             f.write(data[:after_bytes])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
     return write
 
 
-def test_full_disk_during_a_checkpoint_fails_clearly_and_keeps_the_previous_one(tmp_path, monkeypatch):
+def test_full_disk_during_a_checkpoint_fails_clearly_and_keeps_the_previous_one(
+    tmp_path, monkeypatch
+):
     trainer = trainer_with_checkpoints(tmp_path)
     checkpoints = tmp_path / "run" / "checkpoints"
     before = {p.name: digests(p) for p in checkpoints.glob("step-*")}
@@ -132,10 +154,16 @@ def test_full_disk_during_a_checkpoint_fails_clearly_and_keeps_the_previous_one(
     monkeypatch.setattr(checkpoint, "write_durably", failing_write(1000, "weights.safetensors"))
     with pytest.raises(checkpoint.CheckpointError) as err:
         trainer.save_checkpoint()
-    assert "No space left on device" in str(err.value) and "step-00000006 is untouched" in str(err.value)
+    assert "No space left on device" in str(err.value) and "step-00000006 is untouched" in str(
+        err.value
+    )
     assert {p.name: digests(p) for p in checkpoints.glob("step-*")} == before
     assert (checkpoints / "latest").read_bytes() == pointer
-    assert sorted(os.listdir(checkpoints)) == ["latest", "step-00000003", "step-00000006"]  # no debris
+    assert sorted(os.listdir(checkpoints)) == [
+        "latest",
+        "step-00000003",
+        "step-00000006",
+    ]  # no debris
     monkeypatch.undo()
     trainer.save_checkpoint()  # space again: the same step saves
     assert checkpoint.resolve(tmp_path / "run").name == "step-00000007"
@@ -152,21 +180,40 @@ def test_retention_never_deletes_the_only_loadable_checkpoint(tmp_path, monkeypa
         if Path(path).name == "weights.safetensors":
             data = data[:-5] + bytes([data[-5] ^ 0x10]) + data[-4:]
         real(path, data)
+
     monkeypatch.setattr(checkpoint, "write_durably", flip_a_byte)
     with pytest.raises(checkpoint.CheckpointError, match="SHA-256"):
         trainer.save_checkpoint()
     assert (checkpoints / "latest").read_text().strip() == "step-00000006"
-    checkpoint.load(checkpoint.resolve(tmp_path / "run"))  # the one loadable checkpoint is still there
+    checkpoint.load(
+        checkpoint.resolve(tmp_path / "run")
+    )  # the one loadable checkpoint is still there
 
 
 # -- hostile and broken files ------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("hostile") / "run"
-    proc = advnets("train", "--data.source", "digits", "--generator.noise_dim", "8", "--generator.hidden", "32,32",
-                   "--discriminator.hidden", "16,16", "--discriminator.pieces", "2", "--train.max_steps", "5",
-                   "--no-progress", "--out", run)
+    proc = advnets(
+        "train",
+        "--data.source",
+        "digits",
+        "--generator.noise_dim",
+        "8",
+        "--generator.hidden",
+        "32,32",
+        "--discriminator.hidden",
+        "16,16",
+        "--discriminator.pieces",
+        "2",
+        "--train.max_steps",
+        "5",
+        "--no-progress",
+        "--out",
+        run,
+    )
     assert proc.returncode == 0, proc.stderr
     return run
 
@@ -179,7 +226,10 @@ def copy_run(run: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 def refused(run: Path, *needles: str):
     """`advnets sample` and a resume both fail quickly, with a message holding every needle."""
-    for args in (["sample", run, "-n", 4, "--npy", run.parent / "out.npy"], ["train", "--resume", run]):
+    for args in (
+        ["sample", run, "-n", 4, "--npy", run.parent / "out.npy"],
+        ["train", "--resume", run],
+    ):
         proc = advnets(*args, timeout=60)  # a hostile file must not hang either command
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
         for needle in needles:
@@ -212,7 +262,9 @@ def rewrite_manifest(folder: Path) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
-def test_checkpoint_of_another_architecture_lists_the_mismatches_and_loads_nothing(finished_run, tmp_path):
+def test_checkpoint_of_another_architecture_lists_the_mismatches_and_loads_nothing(
+    finished_run, tmp_path
+):
     run, folder = copy_run(finished_run, tmp_path)
     config = json.loads((run / "config.json").read_text())
     config["generator"]["hidden"] = [48, 32]  # the run now claims a wider G than its weights hold
@@ -226,7 +278,9 @@ def test_checkpoint_of_another_architecture_lists_the_mismatches_and_loads_nothi
     G = torch.nn.Linear(8, 48)
     before = G.weight.detach().clone()
     with pytest.raises(checkpoint.CheckpointError, match="mismatches"):
-        checkpoint.load_into(G, {"weight": torch.zeros(32, 8), "bias": torch.zeros(48)}, "generator", "test")
+        checkpoint.load_into(
+            G, {"weight": torch.zeros(32, 8), "bias": torch.zeros(48)}, "generator", "test"
+        )
     assert torch.equal(G.weight, before)
 
 
@@ -255,21 +309,25 @@ def test_pickle_payload_is_refused_and_never_runs(finished_run, tmp_path):
     import numpy as np
 
     np.save(array, np.array([Payload(marker)], dtype=object), allow_pickle=True)
-    proc = advnets("train", "--data", array, "--train.max_steps", 1, "--no-progress", "--out", tmp_path / "r2")
+    proc = advnets(
+        "train", "--data", array, "--train.max_steps", 1, "--no-progress", "--out", tmp_path / "r2"
+    )
     assert proc.returncode != 0 and "pickle" in proc.stderr.lower(), proc.stderr
     assert not (tmp_path / "r2").exists()
     assert not marker.exists(), "the pickled payload ran"
 
 
-@pytest.mark.parametrize("lie", ["huge header length", "offsets past the end", "shape bigger than data",
-                                 "header not json"])
+@pytest.mark.parametrize(
+    "lie",
+    ["huge header length", "offsets past the end", "shape bigger than data", "header not json"],
+)
 def test_safetensors_file_with_a_lying_header(finished_run, tmp_path, lie):
     run, folder = copy_run(finished_run, tmp_path)
     path = folder / "weights.safetensors"
     data = path.read_bytes()
     (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    body = data[8 + n:]
+    header = json.loads(data[8 : 8 + n])
+    body = data[8 + n :]
     if lie == "huge header length":
         forged = struct.pack("<Q", 2**62) + data[8:]
     elif lie == "header not json":

@@ -37,7 +37,9 @@ def test_fid_of_gaussians_in_closed_form():
     mu_a, mu_b = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 1.0, 0.0])
     s_a, s_b = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 4.0, 1.0])
     expected = 1 + 4 + (1 + 0 + 4)
-    assert frechet_distance(mu_a, torch.diag(s_a), mu_b, torch.diag(s_b)) == pytest.approx(expected, rel=1e-12)
+    assert frechet_distance(mu_a, torch.diag(s_a), mu_b, torch.diag(s_b)) == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_fid_is_zero_for_identical_sets_and_grows_with_a_shift():
@@ -51,6 +53,7 @@ def test_fid_is_zero_for_identical_sets_and_grows_with_a_shift():
 def brute_mmd2(a, b):
     def k(x, y):
         return (x @ y / len(x) + 1) ** 3
+
     m, n = len(a), len(b)
     aa = sum(k(a[i], a[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
     bb = sum(k(b[i], b[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
@@ -61,7 +64,9 @@ def brute_mmd2(a, b):
 def test_mmd_equals_a_term_by_term_sum():
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=(12, 5)), rng.normal(loc=0.5, size=(9, 5))
-    assert mmd2_unbiased(torch.tensor(a), torch.tensor(b)) == pytest.approx(brute_mmd2(a, b), rel=1e-10)
+    assert mmd2_unbiased(torch.tensor(a), torch.tensor(b)) == pytest.approx(
+        brute_mmd2(a, b), rel=1e-10
+    )
 
 
 def test_kid_is_unbiased_on_disjoint_halves_of_one_set():
@@ -86,8 +91,9 @@ def test_knn_radii_match_scikit_learn():
 
     x = np.random.default_rng(5).normal(size=(200, 6))
     dist, _ = NearestNeighbors(n_neighbors=4).fit(x).kneighbors(x)  # the point itself comes first
-    np.testing.assert_allclose(knn_radii(torch.tensor(x), 3, memory_bytes=8 * 200 * 17).numpy(), dist[:, 3],
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        knn_radii(torch.tensor(x), 3, memory_bytes=8 * 200 * 17).numpy(), dist[:, 3], rtol=1e-10
+    )
 
 
 def test_precision_recall_by_brute_force_and_against_itself():
@@ -96,7 +102,9 @@ def test_precision_recall_by_brute_force_and_against_itself():
 
     def brute(queries, centres, k=3):
         radius = [np.sort(np.linalg.norm(centres - c, axis=1))[k] for c in centres]
-        return np.mean([any(np.linalg.norm(q - c) <= r for c, r in zip(centres, radius)) for q in queries])
+        return np.mean(
+            [any(np.linalg.norm(q - c) <= r for c, r in zip(centres, radius)) for q in queries]
+        )
 
     p, r = precision_recall(real, fake, k=3)
     assert (p, r) == (pytest.approx(brute(fake, real)), pytest.approx(brute(real, fake)))

@@ -14,7 +14,9 @@ from helpers import tiny_config
 
 
 def advnets(*args):
-    return subprocess.run([sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True
+    )
 
 
 def test_nearest_neighbours_match_brute_force():
@@ -30,7 +32,7 @@ def test_neighbour_grid_puts_the_nearest_training_image_last_in_each_row():
     grid, idx = neighbour_grid(samples, train_x, (4, 4), rows=2, cols=4)
     assert grid.shape == (8, 4, 4)
     for r in range(2):
-        assert torch.equal(grid[r * 4:r * 4 + 3].reshape(3, 16), samples[r * 3:r * 3 + 3])
+        assert torch.equal(grid[r * 4 : r * 4 + 3].reshape(3, 16), samples[r * 3 : r * 3 + 3])
         assert torch.equal(grid[r * 4 + 3].reshape(16), train_x[idx[r]])
         assert idx[r] == ((train_x - samples[r * 3 + 2]) ** 2).sum(1).argmin()
 
@@ -45,12 +47,20 @@ def test_interpolation_rows_are_straight_lines_between_their_ends():
 
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
-    return train(tiny_config(train={"max_steps": 6, "log_every": 2}), tmp_path_factory.mktemp("fig") / "run",
-                 progress=False)
+    return train(
+        tiny_config(train={"max_steps": 6, "log_every": 2}),
+        tmp_path_factory.mktemp("fig") / "run",
+        progress=False,
+    )
 
 
-@pytest.mark.parametrize("name, size", [("neighbours", (8 * 10 * 3 + 6, 6 * 10 * 3 + 6)),
-                                        ("interpolation", (8 * 9 * 3 + 3, 6 * 9 * 3 + 3))])
+@pytest.mark.parametrize(
+    "name, size",
+    [
+        ("neighbours", (8 * 10 * 3 + 6, 6 * 10 * 3 + 6)),
+        ("interpolation", (8 * 9 * 3 + 3, 6 * 9 * 3 + 3)),
+    ],
+)
 def test_image_figures_from_a_run(digits_run, tmp_path, name, size):
     out = tmp_path / f"{name}.png"
     proc = advnets("figure", name, digits_run, "--out", out)
@@ -69,9 +79,18 @@ def test_figure1_needs_a_gaussian_1d_run_with_four_checkpoints(digits_run, tmp_p
     assert proc.returncode == 2 and "four moments" in proc.stderr
     from advnets import config as cfgmod
 
-    cfg = cfgmod.apply(cfgmod.load_preset("gaussian-1d"),
-                       {"train": {"max_steps": 40, "checkpoint_every": 10, "keep_checkpoints": 10, "log_every": 10}},
-                       source="test")
+    cfg = cfgmod.apply(
+        cfgmod.load_preset("gaussian-1d"),
+        {
+            "train": {
+                "max_steps": 40,
+                "checkpoint_every": 10,
+                "keep_checkpoints": 10,
+                "log_every": 10,
+            }
+        },
+        source="test",
+    )
     run = train(cfg, tmp_path / "g1d", progress=False)
     proc = advnets("figure", "fig1", run, "--out", tmp_path / "f1.png")
     assert proc.returncode == 0, proc.stderr

@@ -28,14 +28,17 @@ def test_big_endian_types():
     np.testing.assert_array_equal(parse_idx(idx_bytes(f, 0x0D)), f)
 
 
-@pytest.mark.parametrize("mutate, expected", [
-    (lambda b: b"", "file is empty"),
-    (lambda b: b[:-1], "truncated"),
-    (lambda b: b + b"\x00", "trailing bytes"),
-    (lambda b: b"\x01" + b[1:], "not an IDX file"),
-    (lambda b: b[:2] + b"\x07" + b[3:], "unknown IDX type code 0x07"),
-    (lambda b: b[:6], "truncated"),
-])
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda b: b"", "file is empty"),
+        (lambda b: b[:-1], "truncated"),
+        (lambda b: b + b"\x00", "trailing bytes"),
+        (lambda b: b"\x01" + b[1:], "not an IDX file"),
+        (lambda b: b[:2] + b"\x07" + b[3:], "unknown IDX type code 0x07"),
+        (lambda b: b[:6], "truncated"),
+    ],
+)
 def test_bad_files_name_file_expected_and_found(tmp_path, mutate, expected):
     good = idx_bytes(np.zeros((5, 2, 2), dtype=np.uint8))
     path = tmp_path / "bad-file"

@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_config
 
 from advnets.config import Config
 from advnets.inference import (
@@ -19,18 +18,26 @@ from advnets.inference import (
 )
 from advnets.sample import TrainedGenerator
 from advnets.train.loop import Trainer
+from helpers import tiny_config
 
 
 def advnets(*args):
-    return subprocess.run([sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "advnets", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_nearest_neighbour_accuracy_matches_brute_force(metric):
     gen = torch.Generator().manual_seed(0)
     train, test = torch.randn(300, 5, generator=gen), torch.randn(120, 5, generator=gen)
-    train_y, test_y = torch.randint(0, 3, (300,), generator=gen), torch.randint(0, 3, (120,), generator=gen)
+    train_y, test_y = (
+        torch.randint(0, 3, (300,), generator=gen),
+        torch.randint(0, 3, (120,), generator=gen),
+    )
     hits = 0
     for x, y in zip(test.double(), test_y):
         if metric == "euclidean":
@@ -65,7 +72,9 @@ def test_encoder_inverts_an_injective_generator():
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("enc") / "run"
-    proc = advnets("train", "--preset", "digits-quick", "--train.epochs", 3, "--out", run, "--no-progress")
+    proc = advnets(
+        "train", "--preset", "digits-quick", "--train.epochs", 3, "--out", run, "--no-progress"
+    )
     assert proc.returncode == 0, proc.stderr
     return run
 
@@ -77,8 +86,12 @@ def test_encoder_command_fits_measures_and_saves(digits_run, tmp_path):
     losses = [row["loss"] for row in record["loss"]]
     assert len(losses) == 20 and sum(losses[-5:]) / 5 < losses[0]  # the encoder's loss falls
     assert 0 < record["r2_generated"] <= 1
-    assert 0 < record["nn1_accuracy_euclidean"] <= 1 and record["nn1_accuracy_pixels_euclidean"] > 0.9
-    proc = advnets("encode", digits_run, "--split", "test", "-n", 50, "--npy", tmp_path / "codes.npy")
+    assert (
+        0 < record["nn1_accuracy_euclidean"] <= 1 and record["nn1_accuracy_pixels_euclidean"] > 0.9
+    )
+    proc = advnets(
+        "encode", digits_run, "--split", "test", "-n", 50, "--npy", tmp_path / "codes.npy"
+    )
     assert proc.returncode == 0, proc.stderr
     codes = np.load(tmp_path / "codes.npy")
     E, _ = load_encoder(digits_run)
@@ -86,7 +99,17 @@ def test_encoder_command_fits_measures_and_saves(digits_run, tmp_path):
 
     assert codes.shape == (50, 32)
     np.testing.assert_array_equal(codes, encode(E, load("digits", "test").x[:50]).numpy())
-    proc = advnets("figure", "reconstruction", digits_run, "--rows", 2, "--cols", 5, "--out", tmp_path / "rec.png")
+    proc = advnets(
+        "figure",
+        "reconstruction",
+        digits_run,
+        "--rows",
+        2,
+        "--cols",
+        5,
+        "--out",
+        tmp_path / "rec.png",
+    )
     assert proc.returncode == 0, proc.stderr and (tmp_path / "rec.png").stat().st_size > 0
 
 
@@ -94,11 +117,21 @@ def test_encode_without_a_fitted_encoder_says_how_to_fit_one(tmp_path):
     run = tmp_path / "run"
     Trainer(tiny_config(train={"epochs": 1}), run, progress=False).run()
     proc = advnets("encode", run, "--npy", tmp_path / "codes.npy")
-    assert proc.returncode == 1 and "advnets encoder" in proc.stderr and not (tmp_path / "codes.npy").exists()
+    assert (
+        proc.returncode == 1
+        and "advnets encoder" in proc.stderr
+        and not (tmp_path / "codes.npy").exists()
+    )
     cond = tmp_path / "cond"
-    Trainer(tiny_config(train={"epochs": 1}, condition={"kind": "concat"}), cond, progress=False).run()
+    Trainer(
+        tiny_config(train={"epochs": 1}, condition={"kind": "concat"}), cond, progress=False
+    ).run()
     proc = advnets("encoder", cond, "--steps", 5, "--no-progress")
-    assert proc.returncode == 1 and "class-conditional" in proc.stderr and not (cond / "encoder").exists()
+    assert (
+        proc.returncode == 1
+        and "class-conditional" in proc.stderr
+        and not (cond / "encoder").exists()
+    )
 
 
 def test_pair_discriminator_takes_its_second_input_after_x_dropout():
@@ -107,7 +140,9 @@ def test_pair_discriminator_takes_its_second_input_after_x_dropout():
     torch.manual_seed(0)
     D = Discriminator(in_dim=6, hidden=[8], pieces=2, input_keep=0.5, extra_dim=3).eval()
     x, z = torch.rand(4, 6), torch.randn(4, 3)
-    torch.testing.assert_close(D(x, None, z), D.net[1:](torch.cat([x, z], 1)).squeeze(-1), rtol=0, atol=0)
+    torch.testing.assert_close(
+        D(x, None, z), D.net[1:](torch.cat([x, z], 1)).squeeze(-1), rtol=0, atol=0
+    )
     with pytest.raises(ValueError, match="judges pairs"):
         D(x)
 
@@ -117,11 +152,18 @@ def test_bigan_trains_e_beside_g_with_the_flipped_objective(tmp_path):
     trainer = Trainer(config, tmp_path / "run", progress=False)
     E = trainer.players.E
     before = [p.detach().clone() for p in E.parameters()]
-    assert all(any(p is q for q in trainer.players.g_opt.param_groups[0]["params"]) for p in E.parameters())
+    assert all(
+        any(p is q for q in trainer.players.g_opt.param_groups[0]["params"]) for p in E.parameters()
+    )
     # G wants D(G(z), z) called real, E wants D(x, E(x)) called generated: non-saturating, both sides
     fake_logits, real_logits = torch.tensor([0.3, -1.0]), torch.tensor([2.0, 0.5])
-    expected = torch.nn.functional.softplus(-fake_logits).mean() + torch.nn.functional.softplus(real_logits).mean()
-    torch.testing.assert_close(trainer.generator_objective(None, None, fake_logits, real_logits), expected)
+    expected = (
+        torch.nn.functional.softplus(-fake_logits).mean()
+        + torch.nn.functional.softplus(real_logits).mean()
+    )
+    torch.testing.assert_close(
+        trainer.generator_objective(None, None, fake_logits, real_logits), expected
+    )
     trainer.run()
     assert all(not torch.equal(b, p) for b, p in zip(before, E.parameters()))  # E learned
     loaded, record = load_encoder(tmp_path / "run")
@@ -131,7 +173,9 @@ def test_bigan_trains_e_beside_g_with_the_flipped_objective(tmp_path):
     proc = advnets("encoder", tmp_path / "run", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert "r2_generated" in json.loads((tmp_path / "run" / "encoder" / "encoder.json").read_text())
-    assert not (tmp_path / "run" / "encoder" / "weights.safetensors").exists()  # E lives in the checkpoints
+    assert not (
+        tmp_path / "run" / "encoder" / "weights.safetensors"
+    ).exists()  # E lives in the checkpoints
 
 
 def test_a_bigan_runs_discriminator_loads_back(tmp_path):

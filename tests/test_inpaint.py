@@ -6,21 +6,25 @@ import sys
 
 import pytest
 import torch
-from helpers import tiny_config
 
 from advnets.inpaint import complete, visible_mask
 from advnets.train.loop import Trainer
+from helpers import tiny_config
 
 
 def test_masks_hide_what_they_name():
     bottom = visible_mask("bottom", (28, 28), 3).view(3, 28, 28)
-    assert torch.equal(bottom[:, :14], torch.ones(3, 14, 28)) and torch.equal(bottom[:, 14:], torch.zeros(3, 14, 28))
+    assert torch.equal(bottom[:, :14], torch.ones(3, 14, 28)) and torch.equal(
+        bottom[:, 14:], torch.zeros(3, 14, 28)
+    )
     right = visible_mask("right", (8, 8), 1).view(8, 8)
     assert right[:, :4].all() and not right[:, 4:].any()
     centre = visible_mask("centre", (28, 28), 1).view(28, 28)
     assert int((centre == 0).sum()) == 14 * 14 and not centre[7:21, 7:21].any()
     rand = visible_mask("random", (28, 28), 200, seed=1)
-    assert abs(float(rand.mean()) - 0.5) < 0.01 and torch.equal(rand, visible_mask("random", (28, 28), 200, seed=1))
+    assert abs(float(rand.mean()) - 0.5) < 0.01 and torch.equal(
+        rand, visible_mask("random", (28, 28), 200, seed=1)
+    )
     assert not torch.equal(rand[0], rand[1])
     with pytest.raises(ValueError, match="valid masks"):
         visible_mask("half", (28, 28), 1)
@@ -31,7 +35,9 @@ class _Linear(torch.nn.Module):
 
     def __init__(self, dim, noise_dim):
         super().__init__()
-        self.A = torch.nn.Parameter(torch.randn(dim, noise_dim, generator=torch.Generator().manual_seed(0)))
+        self.A = torch.nn.Parameter(
+            torch.randn(dim, noise_dim, generator=torch.Generator().manual_seed(0))
+        )
 
     def forward(self, z):
         return z @ self.A.T
@@ -42,7 +48,9 @@ def test_completion_recovers_hidden_pixels_that_the_visible_ones_determine():
     z_true = torch.randn(5, 3, generator=torch.Generator().manual_seed(1))
     x = G(z_true).detach()
     visible = visible_mask("bottom", (4, 4), 5)
-    completed, _ = complete(G, x, visible, prior="gaussian", noise_dim=3, steps=600, restarts=2, lr=0.05)
+    completed, _ = complete(
+        G, x, visible, prior="gaussian", noise_dim=3, steps=600, restarts=2, lr=0.05
+    )
     assert torch.equal(completed * visible, x * visible)  # what was seen is kept as it was
     hidden = visible == 0
     assert (completed - x)[hidden].abs().max() < 1e-3
@@ -56,8 +64,14 @@ def test_the_best_of_the_restarts_is_kept():
     x = G(torch.randn(4, 3, generator=torch.Generator().manual_seed(2))).detach()
     visible = visible_mask("random", (4, 4), 4, seed=3)
     # with no steps the answer is the best-fitting of the starting points themselves
-    _, generated = complete(G, x, visible, prior="gaussian", noise_dim=3, steps=0, restarts=6, seed=7)
-    starts = G(sample_noise("gaussian", 24, 3, generator=torch.Generator().manual_seed(7))).detach().view(4, 6, 16)
+    _, generated = complete(
+        G, x, visible, prior="gaussian", noise_dim=3, steps=0, restarts=6, seed=7
+    )
+    starts = (
+        G(sample_noise("gaussian", 24, 3, generator=torch.Generator().manual_seed(7)))
+        .detach()
+        .view(4, 6, 16)
+    )
     fits = ((starts - x[:, None]) * visible[:, None]).square().sum(2)  # [4 images, 6 starts]
     assert fits.min(1).values.lt(fits.max(1).values).all()  # the starts do differ
     torch.testing.assert_close(generated, starts[torch.arange(4), fits.argmin(1)])
@@ -66,8 +80,27 @@ def test_the_best_of_the_restarts_is_kept():
 def test_inpaint_command_writes_the_figure_and_report(tmp_path):
     run = tmp_path / "run"
     Trainer(tiny_config(train={"epochs": 1}), run, progress=False).run()
-    proc = subprocess.run([sys.executable, "-m", "advnets", "inpaint", run, "-n", "12", "--steps", "20", "--mask", "left",
-                           "--cols", "6", "--no-progress"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "advnets",
+            "inpaint",
+            run,
+            "-n",
+            "12",
+            "--steps",
+            "20",
+            "--mask",
+            "left",
+            "--cols",
+            "6",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((run / "inpaint" / "left.json").read_text())
     assert report["images"] == 12 and report["hidden_fraction"] == 0.5 and report["steps"] == 20
@@ -80,10 +113,31 @@ def test_inpaint_command_writes_the_figure_and_report(tmp_path):
 
 def test_inpaint_refuses_a_conditional_run(tmp_path):
     run = tmp_path / "run"
-    Trainer(tiny_config(train={"epochs": 1}, condition={"kind": "concat"}), run, progress=False).run()
-    proc = subprocess.run([sys.executable, "-m", "advnets", "inpaint", run, "-n", "4", "--steps", "2", "--no-progress"],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 1 and "class-conditional" in proc.stderr and not (run / "inpaint").exists()
+    Trainer(
+        tiny_config(train={"epochs": 1}, condition={"kind": "concat"}), run, progress=False
+    ).run()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "advnets",
+            "inpaint",
+            run,
+            "-n",
+            "4",
+            "--steps",
+            "2",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (
+        proc.returncode == 1
+        and "class-conditional" in proc.stderr
+        and not (run / "inpaint").exists()
+    )
 
 
 def test_nearest_fill_takes_the_hidden_pixels_of_the_nearest_training_image_on_the_visible_ones():
@@ -109,6 +163,8 @@ def test_realism_uses_a_semi_supervised_ds_log_sum_exp():
     def real_logit(image, c=None):
         return torch.logsumexp(image @ W, 1)
 
-    runs = [complete(G, x, visible, prior="gaussian", noise_dim=3, steps=20, realism=0.5, D=d)[0]
-            for d in (classes, real_logit)]
+    runs = [
+        complete(G, x, visible, prior="gaussian", noise_dim=3, steps=20, realism=0.5, D=d)[0]
+        for d in (classes, real_logit)
+    ]
     torch.testing.assert_close(runs[0], runs[1])

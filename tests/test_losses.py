@@ -26,7 +26,11 @@ def test_generator_objectives_by_hand():
 
 def test_stable_at_extreme_logits():
     big = torch.tensor([80.0, -80.0])
-    for value in (discriminator_loss(big, -big), generator_minimax(big), generator_non_saturating(-big)):
+    for value in (
+        discriminator_loss(big, -big),
+        generator_minimax(big),
+        generator_non_saturating(-big),
+    ):
         assert torch.isfinite(value)
     assert math.isclose(float(generator_non_saturating(torch.tensor([-80.0]))), 80.0, rel_tol=1e-6)
 
@@ -64,9 +68,13 @@ def test_least_squares_by_hand():
     from advnets.losses import discriminator_least_squares, generator_least_squares
 
     # real: (1, 0.25, 2.25) -> mean 7/6; fake: (2.25, 0.0625) -> mean 1.15625
-    assert math.isclose(float(discriminator_least_squares(REAL, FAKE)), 0.5 * (7 / 6 + 1.15625), rel_tol=1e-12)
+    assert math.isclose(
+        float(discriminator_least_squares(REAL, FAKE)), 0.5 * (7 / 6 + 1.15625), rel_tol=1e-12
+    )
     # (6.25 + 0.5625) / 2 / 2
-    assert math.isclose(float(generator_least_squares(FAKE)), 0.5 * (6.25 + 0.5625) / 2, rel_tol=1e-12)
+    assert math.isclose(
+        float(generator_least_squares(FAKE)), 0.5 * (6.25 + 0.5625) / 2, rel_tol=1e-12
+    )
 
 
 def test_wasserstein_by_hand():

@@ -21,9 +21,14 @@ def test_set_fields_become_train_arguments_and_the_expected_config():
     assert (cfg.penalty.r1, cfg.generator.hidden, cfg.train.seed) == (0.0, [64, 64], 3)
 
 
-@pytest.mark.parametrize("item, message", [("penalty.r1", "expected SECTION.FIELD=VALUE"),
-                                           ("r1=0", "expected SECTION.FIELD=VALUE"),
-                                           ("train.seed=4", "use --seeds")])
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ("penalty.r1", "expected SECTION.FIELD=VALUE"),
+        ("r1=0", "expected SECTION.FIELD=VALUE"),
+        ("train.seed=4", "use --seeds"),
+    ],
+)
 def test_bad_set_fields_are_refused(item, message):
     with pytest.raises(SystemExit, match=message):
         mode_coverage.parse_sets([item])
@@ -35,9 +40,13 @@ def test_a_run_folder_of_another_config_is_refused_before_anything_runs(tmp_path
     other = mode_coverage.expected_config("grid-2d", 2, {"penalty": {"r1": "0"}})
     (run / "config.json").write_text(json.dumps(other.to_dict()))
     before = sorted(p.name for p in run.iterdir())
-    with pytest.raises(SystemExit, match=r"penalty\.r1 differs from the preset grid-2d with no --set"):
+    with pytest.raises(
+        SystemExit, match=r"penalty\.r1 differs from the preset grid-2d with no --set"
+    ):
         mode_coverage.run_one(tmp_path, "grid-2d", 2, {}, threads=1)
     assert sorted(p.name for p in run.iterdir()) == before  # nothing trained or written
     # the same folder is the run asked for with --set penalty.r1=0
-    assert not cfgmod.changed_fields(mode_coverage.expected_config("grid-2d", 2, mode_coverage.parse_sets(
-        ["penalty.r1=0"])), cfgmod.load_json(run / "config.json"))
+    assert not cfgmod.changed_fields(
+        mode_coverage.expected_config("grid-2d", 2, mode_coverage.parse_sets(["penalty.r1=0"])),
+        cfgmod.load_json(run / "config.json"),
+    )

@@ -20,8 +20,12 @@ def test_mode_coverage_matches_brute_force():
     gen = torch.Generator().manual_seed(0)
     means = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [5.0, 5.0]])
     # samples around three of the four modes, some far off
-    samples = torch.cat([means[:3].repeat(30, 1) + 0.06 * torch.randn(90, 2, generator=gen),
-                         4 * torch.rand(20, 2, generator=gen) - 2])
+    samples = torch.cat(
+        [
+            means[:3].repeat(30, 1) + 0.06 * torch.randn(90, 2, generator=gen),
+            4 * torch.rand(20, 2, generator=gen) - 2,
+        ]
+    )
     got = mode_coverage(samples, means, std=0.05)
     modes, frac, counts = brute_force(samples, means, 0.05)
     assert (got["modes"], got["per_mode"]) == (modes, counts)
@@ -31,7 +35,9 @@ def test_mode_coverage_matches_brute_force():
 
 def test_a_far_sample_does_not_cover_its_nearest_mode():
     means = torch.tensor([[0.0], [10.0]])
-    got = mode_coverage(torch.tensor([[0.1], [5.2]]), means, std=0.1)  # 5.2 is nearest 10 but 4.8 away
+    got = mode_coverage(
+        torch.tensor([[0.1], [5.2]]), means, std=0.1
+    )  # 5.2 is nearest 10 but 4.8 away
     assert got["modes"] == 1 and got["per_mode"] == [1, 0] and got["high_quality"] == 0.5
 
 
@@ -39,7 +45,9 @@ def test_packed_discriminator_judges_sets():
     from advnets.config import DiscriminatorConfig
     from advnets.nn import build_discriminator
 
-    D = build_discriminator(DiscriminatorConfig(hidden=[8], pieces=2, pack=4, input_keep=1.0, hidden_keep=1.0), 2)
+    D = build_discriminator(
+        DiscriminatorConfig(hidden=[8], pieces=2, pack=4, input_keep=1.0, hidden_keep=1.0), 2
+    )
     x = torch.randn(12, 2)
     out = D(x)
     assert out.shape == (3,)  # one judgement per set of 4
@@ -59,15 +67,37 @@ def test_evaluate_modes_and_figure_from_a_toy_run(tmp_path):
 
     run = tmp_path / "ring"
     common = [sys.executable, "-m", "advnets"]
-    subprocess.run([*common, "train", "--preset", "ring-2d", "--discriminator.pack", "4", "--train.max_steps", "20",
-                    "--out", str(run), "--no-progress"], check=True, capture_output=True)
-    proc = subprocess.run([*common, "evaluate", str(run), "--metric", "modes", "--samples", "2500", "--no-progress"],
-                          capture_output=True, text=True)
+    subprocess.run(
+        [
+            *common,
+            "train",
+            "--preset",
+            "ring-2d",
+            "--discriminator.pack",
+            "4",
+            "--train.max_steps",
+            "20",
+            "--out",
+            str(run),
+            "--no-progress",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.run(
+        [*common, "evaluate", str(run), "--metric", "modes", "--samples", "2500", "--no-progress"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "modes" in proc.stdout and "high quality" in proc.stdout
     book = json.loads((run / "evaluation.json").read_text())
     m = next(iter(book.values()))["metrics"]["modes"]
-    assert m["of"] == 8 and m["samples"] == 2500 and sum(m["per_mode"]) == round(m["high_quality"] * 2500)
+    assert (
+        m["of"] == 8
+        and m["samples"] == 2500
+        and sum(m["per_mode"]) == round(m["high_quality"] * 2500)
+    )
     proc = subprocess.run([*common, "figure", "modes", str(run)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (run / "figures" / "modes.png").is_file()

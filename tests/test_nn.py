@@ -68,7 +68,11 @@ def test_paper_init_ranges_and_output_bias():
     assert torch.equal(g.out.bias.data, expected)
     assert math.isclose(float(expected[0]), math.log(1e-3 / (1 - 1e-3)), rel_tol=1e-6)
     assert torch.allclose(torch.sigmoid(expected[1:]), x[:, 1:].mean(0), atol=1e-5)
-    assert all(float(m.bias.detach().abs().max()) == 0 for m in d.modules() if isinstance(m, torch.nn.Linear))
+    assert all(
+        float(m.bias.detach().abs().max()) == 0
+        for m in d.modules()
+        if isinstance(m, torch.nn.Linear)
+    )
 
 
 def test_noise_priors_have_unit_variance():
@@ -92,14 +96,22 @@ def test_generator_shapes_and_range():
 
 def test_linear_output_bias_is_the_data_mean():
     x = torch.randn(1000, 2) + torch.tensor([4.0, -1.0])
-    g = build_generator(GeneratorConfig(noise_dim=2, hidden=[8], output="linear", init="pytorch"), 2, x)
+    g = build_generator(
+        GeneratorConfig(noise_dim=2, hidden=[8], output="linear", init="pytorch"), 2, x
+    )
     assert torch.allclose(g.out.bias.data, x.mean(0))
 
 
 def test_standardized_input_is_what_the_layers_see_and_is_saved():
     x = 4.0 + 0.5 * torch.randn(2000, 1)
-    cfg = DiscriminatorConfig(hidden=[8], pieces=2, input_keep=1.0, hidden_keep=1.0, init="pytorch",
-                              standardize_input=True)
+    cfg = DiscriminatorConfig(
+        hidden=[8],
+        pieces=2,
+        input_keep=1.0,
+        hidden_keep=1.0,
+        init="pytorch",
+        standardize_input=True,
+    )
     torch.manual_seed(0)
     d = build_discriminator(cfg, 1, x).eval()
     assert torch.allclose(d.input_mean, x.mean(0)) and torch.isclose(d.input_std, x.std())
@@ -114,12 +126,21 @@ def test_relu_discriminator_with_gaussian_noise_and_weight_norm(tmp_path):
     from advnets.config import DiscriminatorConfig
     from advnets.nn import build_discriminator
 
-    cfg = DiscriminatorConfig(unit="relu", hidden=[16, 8], input_keep=1.0, hidden_keep=1.0, input_noise=0.3,
-                              hidden_noise=0.5, init="pytorch")
+    cfg = DiscriminatorConfig(
+        unit="relu",
+        hidden=[16, 8],
+        input_keep=1.0,
+        hidden_keep=1.0,
+        input_noise=0.3,
+        hidden_noise=0.5,
+        init="pytorch",
+    )
     torch.manual_seed(0)
     plain = build_discriminator(cfg, 12, outputs=3)
     torch.manual_seed(0)
-    normed = build_discriminator(DiscriminatorConfig(**{**cfg.__dict__, "weight_norm": True}), 12, outputs=3)
+    normed = build_discriminator(
+        DiscriminatorConfig(**{**cfg.__dict__, "weight_norm": True}), 12, outputs=3
+    )
     x = torch.rand(5, 12)
     plain.eval(), normed.eval()
     # weight normalisation starts at g = ||v||: the same function as the plain network
@@ -135,14 +156,16 @@ def test_relu_discriminator_with_gaussian_noise_and_weight_norm(tmp_path):
     hook.remove()
     assert abs(float(seen[0].std()) - 0.3) < 0.01
     # a checkpoint of the weight-normalised, 3-output D loads back as such
-    from helpers import tiny_config
-
     from advnets.sample import load_discriminator
     from advnets.train.loop import Trainer
+    from helpers import tiny_config
 
     run = tmp_path / "run"
-    config = tiny_config(discriminator={"unit": "relu", "weight_norm": True, "hidden_noise": 0.5, "init": "pytorch"},
-                         semi={"labels_per_class": 5}, train={"epochs": 1})
+    config = tiny_config(
+        discriminator={"unit": "relu", "weight_norm": True, "hidden_noise": 0.5, "init": "pytorch"},
+        semi={"labels_per_class": 5},
+        train={"epochs": 1},
+    )
     trainer = Trainer(config, run, progress=False)
     trainer.run()
     loaded = load_discriminator(run)

@@ -16,7 +16,11 @@ def brute_force(x: np.ndarray, mu: np.ndarray, sigma: float) -> np.ndarray:
     mu = mu.astype(np.float64)
     sq = ((x[:, None, :] - mu[None, :, :]) ** 2).sum(2)
     d = x.shape[1]
-    return logsumexp(-sq / (2 * sigma**2), axis=1) - math.log(len(mu)) - d * math.log(sigma * math.sqrt(2 * math.pi))
+    return (
+        logsumexp(-sq / (2 * sigma**2), axis=1)
+        - math.log(len(mu))
+        - d * math.log(sigma * math.sqrt(2 * math.pi))
+    )
 
 
 def test_equals_brute_force_on_random_data():
@@ -54,13 +58,16 @@ def test_a_query_on_a_centre_is_exact():
     assert float(out) == pytest.approx(-4 * math.log(0.5 * math.sqrt(2 * math.pi)), rel=1e-12)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"sigmas": [0.1, -1.0]}, "positive"),
-    ({"centres": np.zeros((0, 3))}, "at least one sample"),
-    ({"centres": np.zeros((4, 2))}, "3 dimensions but centres have 2"),
-    ({"queries": np.full((2, 3), np.nan)}, "NaN"),
-    ({"queries": np.zeros(3)}, "2-D"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"sigmas": [0.1, -1.0]}, "positive"),
+        ({"centres": np.zeros((0, 3))}, "at least one sample"),
+        ({"centres": np.zeros((4, 2))}, "3 dimensions but centres have 2"),
+        ({"queries": np.full((2, 3), np.nan)}, "NaN"),
+        ({"queries": np.zeros(3)}, "2-D"),
+    ],
+)
 def test_bad_input_is_named(bad, message):
     args = {"queries": np.zeros((2, 3)), "centres": np.ones((4, 3)), "sigmas": [0.1]} | bad
     with pytest.raises(ValueError, match=message):

@@ -13,53 +13,170 @@ from advnets.sample import load_generator
 from advnets.train import checkpoint
 from helpers import interrupt_training
 
-TINY = ["--data.source", "digits", "--generator.noise_dim", "8", "--generator.hidden", "32,32",
-        "--discriminator.hidden", "16,16", "--discriminator.pieces", "2", "--train.batch_size", "100",
-        "--train.log_every", "4", "--no-progress"]
+TINY = [
+    "--data.source",
+    "digits",
+    "--generator.noise_dim",
+    "8",
+    "--generator.hidden",
+    "32,32",
+    "--discriminator.hidden",
+    "16,16",
+    "--discriminator.pieces",
+    "2",
+    "--train.batch_size",
+    "100",
+    "--train.log_every",
+    "4",
+    "--no-progress",
+]
 VARIANTS = {
     # the reference setting: simultaneous updates, SGD with the momentum ramp and lr decay, uniform noise
     "simultaneous-sgd": ["--optim.momentum_ramp_epochs", "3", "--optim.lr_decay", "1.01"],
     # Algorithm 1 with k = 2, Adam, Gaussian noise, the minimax objective, a moving average of G
-    "alternating-adam": ["--train.update", "alternating", "--train.k", "2", "--optim.name", "adam",
-                         "--optim.lr", "0.001", "--generator.prior", "gaussian", "--train.objective", "minimax",
-                         "--average.kind", "ema", "--average.decay", "0.8", "--average.start_epoch", "1"],
+    "alternating-adam": [
+        "--train.update",
+        "alternating",
+        "--train.k",
+        "2",
+        "--optim.name",
+        "adam",
+        "--optim.lr",
+        "0.001",
+        "--generator.prior",
+        "gaussian",
+        "--train.objective",
+        "minimax",
+        "--average.kind",
+        "ema",
+        "--average.decay",
+        "0.8",
+        "--average.start_epoch",
+        "1",
+    ],
     # a class-conditional model: the classes G is asked for come from the same RNG as the noise
-    "conditional": ["--condition.kind", "projection", "--condition.auxiliary_weight", "0.5",
-                    "--train.update", "alternating", "--train.k", "2",
-                    "--optim.name", "adam", "--optim.lr", "0.001"],
+    "conditional": [
+        "--condition.kind",
+        "projection",
+        "--condition.auxiliary_weight",
+        "0.5",
+        "--train.update",
+        "alternating",
+        "--train.k",
+        "2",
+        "--optim.name",
+        "adam",
+        "--optim.lr",
+        "0.001",
+    ],
     # semi-supervised: a K-class D, batches of labelled images, G by feature matching
     "semi-supervised": ["--semi.labels_per_class", "5", "--train.objective", "feature-matching"],
     # BiGAN: E trained beside G, D judging (x, E(x)) against (G(z), z)
     "bigan": ["--encoder.kind", "bigan", "--encoder.hidden", "16", "--train.update", "alternating"],
     # convolutional G (batch norm: running statistics) and D (spectral norm: power-iteration
     # vectors), the hinge objective, R1, and an average set by its half-life
-    "dcgan-hinge-r1": ["--generator.kind", "dcgan", "--generator.hidden", "16,8", "--generator.batch_norm", "true",
-                       "--discriminator.kind", "dcgan", "--discriminator.unit", "leaky_relu",
-                       "--discriminator.hidden", "8,16", "--discriminator.spectral_norm", "true",
-                       "--train.objective", "hinge", "--penalty.r1", "1.0", "--average.kind", "ema",
-                       "--average.half_life", "5", "--train.update", "alternating", "--optim.name", "adam",
-                       "--optim.lr", "0.001", "--optim.lr_g", "0.002"],
+    "dcgan-hinge-r1": [
+        "--generator.kind",
+        "dcgan",
+        "--generator.hidden",
+        "16,8",
+        "--generator.batch_norm",
+        "true",
+        "--discriminator.kind",
+        "dcgan",
+        "--discriminator.unit",
+        "leaky_relu",
+        "--discriminator.hidden",
+        "8,16",
+        "--discriminator.spectral_norm",
+        "true",
+        "--train.objective",
+        "hinge",
+        "--penalty.r1",
+        "1.0",
+        "--average.kind",
+        "ema",
+        "--average.half_life",
+        "5",
+        "--train.update",
+        "alternating",
+        "--optim.name",
+        "adam",
+        "--optim.lr",
+        "0.001",
+        "--optim.lr_g",
+        "0.002",
+    ],
     # WGAN-GP: a critic with the gradient penalty at random interpolates, k = 2
-    "wasserstein-gp": ["--train.objective", "wasserstein", "--penalty.gradient", "10", "--train.update",
-                       "alternating", "--train.k", "2", "--optim.name", "adam", "--optim.lr", "0.001",
-                       "--discriminator.input_keep", "1", "--discriminator.hidden_keep", "1"],
+    "wasserstein-gp": [
+        "--train.objective",
+        "wasserstein",
+        "--penalty.gradient",
+        "10",
+        "--train.update",
+        "alternating",
+        "--train.k",
+        "2",
+        "--optim.name",
+        "adam",
+        "--optim.lr",
+        "0.001",
+        "--discriminator.input_keep",
+        "1",
+        "--discriminator.hidden_keep",
+        "1",
+    ],
     # Salimans et al.'s semi-supervised setting: data-initialised weight-normalised ReLU D with
     # Gaussian noise, a batch-normalised softplus G, and averages of both G and D
-    "semi-weight-norm": ["--semi.labels_per_class", "5", "--train.objective", "feature-matching",
-                         "--average.kind", "ema", "--average.half_life", "4", "--average.discriminator", "true",
-                         "--discriminator.unit", "relu", "--discriminator.weight_norm", "true",
-                         "--discriminator.init", "data", "--discriminator.input_noise", "0.3",
-                         "--discriminator.hidden_noise", "0.5", "--generator.batch_norm", "true",
-                         "--generator.activation", "softplus", "--train.update", "alternating"],
+    "semi-weight-norm": [
+        "--semi.labels_per_class",
+        "5",
+        "--train.objective",
+        "feature-matching",
+        "--average.kind",
+        "ema",
+        "--average.half_life",
+        "4",
+        "--average.discriminator",
+        "true",
+        "--discriminator.unit",
+        "relu",
+        "--discriminator.weight_norm",
+        "true",
+        "--discriminator.init",
+        "data",
+        "--discriminator.input_noise",
+        "0.3",
+        "--discriminator.hidden_noise",
+        "0.5",
+        "--generator.batch_norm",
+        "true",
+        "--generator.activation",
+        "softplus",
+        "--train.update",
+        "alternating",
+    ],
     # fp16 autocast: the gradient scaler's scale and growth counter resume with the run
-    "fp16-scaler": ["--train.precision", "fp16", "--train.update", "alternating", "--optim.name", "adam",
-                    "--optim.lr", "0.001"],
+    "fp16-scaler": [
+        "--train.precision",
+        "fp16",
+        "--train.update",
+        "alternating",
+        "--optim.name",
+        "adam",
+        "--optim.lr",
+        "0.001",
+    ],
 }
 
 
 def advnets(*args, check=True):
-    return subprocess.run([sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True,
-                          check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "advnets", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=check,
+    )
 
 
 def assert_same_run(a, b):
@@ -72,8 +189,13 @@ def assert_same_run(a, b):
             assert torch.equal(ta[key], tb[key]), f"{name}:{key} differs"
     ma, mb = (json.loads((c / "state.json").read_text()) for c in (ca, cb))
     assert ma == mb
-    rows_a, rows_b = ([{k: v for k, v in json.loads(line).items() if k != "images_per_s"}
-                       for line in (r / "metrics.jsonl").read_text().splitlines()] for r in (a, b))
+    rows_a, rows_b = (
+        [
+            {k: v for k, v in json.loads(line).items() if k != "images_per_s"}
+            for line in (r / "metrics.jsonl").read_text().splitlines()
+        ]
+        for r in (a, b)
+    )
     assert rows_a == rows_b and len(rows_a) > 3
     for png in (a / "samples").iterdir():  # the per-epoch grids from the fixed noise batch
         assert png.read_bytes() == (b / "samples" / png.name).read_bytes()
@@ -90,7 +212,9 @@ def test_resume_mid_epoch_is_bit_identical(tmp_path, variant):
     advnets("train", *args, "--train.max_steps", 30, "--out", straight)
     advnets("train", *args, "--train.max_steps", 15, "--out", split)
     meta = json.loads((checkpoint.resolve(split) / "state.json").read_text())
-    assert meta["step"] == 15 and meta["step"] % meta["steps_per_epoch"] != 0  # the resume point is mid-epoch
+    assert (
+        meta["step"] == 15 and meta["step"] % meta["steps_per_epoch"] != 0
+    )  # the resume point is mid-epoch
     advnets("train", "--resume", split, "--train.max_steps", 30, "--no-progress")
     assert_same_run(straight, split)
 

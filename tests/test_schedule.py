@@ -35,7 +35,13 @@ def test_generator_learning_rate_of_its_own(tmp_path):
     from advnets.train.loop import read_metrics, train
     from helpers import tiny_config
 
-    run = train(tiny_config(optim={"name": "adam", "lr": 0.001, "lr_g": 0.004, "lr_decay": 1.0},
-                            train={"max_steps": 4, "log_every": 2}), tmp_path / "run", progress=False)
+    run = train(
+        tiny_config(
+            optim={"name": "adam", "lr": 0.001, "lr_g": 0.004, "lr_decay": 1.0},
+            train={"max_steps": 4, "log_every": 2},
+        ),
+        tmp_path / "run",
+        progress=False,
+    )
     rows = read_metrics(run / "metrics.jsonl")
     assert all(r["lr_d"] == 0.001 and r["lr_g"] == 0.004 for r in rows)

@@ -6,17 +6,19 @@ import sys
 
 import pytest
 import torch
-from helpers import tiny_config
 
 from advnets.data import load
 from advnets.losses import feature_matching, semi_supervised_discriminator_loss
 from advnets.nn import Discriminator
 from advnets.semi import error_rate, labelled_subset
 from advnets.train.loop import Trainer
+from helpers import tiny_config
 
 
 def test_labelled_subset_is_class_balanced_and_seeded():
-    labels = torch.arange(10).repeat(30)[torch.randperm(300, generator=torch.Generator().manual_seed(0))]
+    labels = torch.arange(10).repeat(30)[
+        torch.randperm(300, generator=torch.Generator().manual_seed(0))
+    ]
     rows = labelled_subset(labels, 4, seed=1)
     assert len(rows) == 40 and len(set(rows.tolist())) == 40
     assert torch.equal(torch.bincount(labels[rows]), torch.full((10,), 4))
@@ -31,12 +33,19 @@ def test_semi_supervised_loss_by_hand():
     y = torch.tensor([0, 1])
     real = torch.tensor([[1.0, 2.0, 0.0], [-3.0, -2.0, -1.0]])
     fake = torch.tensor([[0.0, 0.0, 0.0]])
-    ce = -(torch.log(torch.exp(lab[0, 0]) / torch.exp(lab[0]).sum())
-           + torch.log(torch.exp(lab[1, 1]) / torch.exp(lab[1]).sum())) / 2
+    ce = (
+        -(
+            torch.log(torch.exp(lab[0, 0]) / torch.exp(lab[0]).sum())
+            + torch.log(torch.exp(lab[1, 1]) / torch.exp(lab[1]).sum())
+        )
+        / 2
+    )
     z_real, z_fake = torch.exp(real).sum(1), torch.exp(fake).sum(1)
     # D(x) = Z / (Z + 1): -1/2 [mean log D(x) + mean log(1 - D(G(z)))]
     unsup = -0.5 * (torch.log(z_real / (z_real + 1)).mean() + torch.log(1 / (z_fake + 1)).mean())
-    torch.testing.assert_close(semi_supervised_discriminator_loss(lab, y, real, fake, 0.5), ce + 0.5 * unsup)
+    torch.testing.assert_close(
+        semi_supervised_discriminator_loss(lab, y, real, fake, 0.5), ce + 0.5 * unsup
+    )
 
 
 def test_feature_matching_by_hand():
@@ -56,9 +65,12 @@ def test_k_output_discriminator_and_its_features():
 
 def test_the_supervised_part_learns_the_labelled_images(tmp_path):
     # with the unsupervised part switched off, D is a classifier trained on the labelled images only
-    config = tiny_config(semi={"labels_per_class": 5, "unsupervised_weight": 0.0}, train={"epochs": 12},
-                         discriminator={"hidden": [64, 64], "input_keep": 1.0, "hidden_keep": 1.0},
-                         optim={"name": "adam", "lr": 3e-3, "lr_decay": 1.0})
+    config = tiny_config(
+        semi={"labels_per_class": 5, "unsupervised_weight": 0.0},
+        train={"epochs": 12},
+        discriminator={"hidden": [64, 64], "input_keep": 1.0, "hidden_keep": 1.0},
+        optim={"name": "adam", "lr": 3e-3, "lr_decay": 1.0},
+    )
     trainer = Trainer(config, tmp_path / "run", progress=False)
     train = load("digits", "train")
     assert torch.equal(trainer.labelled.cpu(), labelled_subset(train.y, 5, 0))
@@ -68,15 +80,26 @@ def test_the_supervised_part_learns_the_labelled_images(tmp_path):
     assert error_rate(D, train.x[rows], train.y[rows]) == 0.0
     others = torch.ones(len(train), dtype=torch.bool)
     others[rows] = False
-    assert error_rate(D, train.x[others], train.y[others]) < 0.6  # it generalises somewhat from 50 images
+    assert (
+        error_rate(D, train.x[others], train.y[others]) < 0.6
+    )  # it generalises somewhat from 50 images
 
 
 def test_classify_command(tmp_path):
     run = tmp_path / "run"
-    Trainer(tiny_config(semi={"labels_per_class": 5}, train={"epochs": 2, "objective": "feature-matching"}),
-            run, progress=False).run()
-    proc = subprocess.run([sys.executable, "-m", "advnets", "classify", str(run), "--baseline-steps", "50"],
-                          capture_output=True, text=True, check=False)
+    Trainer(
+        tiny_config(
+            semi={"labels_per_class": 5}, train={"epochs": 2, "objective": "feature-matching"}
+        ),
+        run,
+        progress=False,
+    ).run()
+    proc = subprocess.run(
+        [sys.executable, "-m", "advnets", "classify", str(run), "--baseline-steps", "50"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     (written,) = (run / "classify").glob("step-*-labels-5-seed-0.json")
     report = json.loads(written.read_text())
@@ -92,7 +115,9 @@ def test_classify_command(tmp_path):
 
 def test_semi_needs_labels():
     with pytest.raises(Exception, match="needs class labels"):
-        tiny_config(data={"source": "ring-2d"}, generator={"output": "linear"}, semi={"labels_per_class": 5})
+        tiny_config(
+            data={"source": "ring-2d"}, generator={"output": "linear"}, semi={"labels_per_class": 5}
+        )
     with pytest.raises(Exception, match="condition.kind = 'none'"):
         tiny_config(semi={"labels_per_class": 5}, condition={"kind": "concat"})
 
@@ -101,11 +126,17 @@ def test_the_average_of_d_is_folded_from_its_iterates_and_is_what_classify_score
     from advnets.sample import load_discriminator
     from advnets.train import checkpoint
 
-    semi = {"semi": {"labels_per_class": 5}, "train": {"max_steps": 12, "objective": "feature-matching"}}
+    semi = {
+        "semi": {"labels_per_class": 5},
+        "train": {"max_steps": 12, "objective": "feature-matching"},
+    }
     plain, run = tmp_path / "plain", tmp_path / "run"
     Trainer(tiny_config(**semi), plain, progress=False).run()
-    trainer = Trainer(tiny_config(**semi, average={"kind": "ema", "decay": 0.75, "discriminator": True}), run,
-                      progress=False)
+    trainer = Trainer(
+        tiny_config(**semi, average={"kind": "ema", "decay": 0.75, "discriminator": True}),
+        run,
+        progress=False,
+    )
     iterates = []
     while trainer.step < 12:
         trainer.train_step()
@@ -124,15 +155,23 @@ def test_the_average_of_d_is_folded_from_its_iterates_and_is_what_classify_score
         assert torch.equal(v, load_discriminator(plain).state_dict()[k]), k
     assert not load_discriminator(plain, average=True).averaged  # nothing to average: the trained D
 
-    proc = subprocess.run([sys.executable, "-m", "advnets", "classify", str(run), "--no-baseline"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "advnets", "classify", str(run), "--no-baseline"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(next((run / "classify").glob("step-*.json")).read_text())
     test = load("digits", "test")
     assert report["discriminator"] == "average"
     assert report["discriminator_error"] == error_rate(averaged, test.x, test.y)
-    assert report["trained_discriminator_error"] == error_rate(load_discriminator(run), test.x, test.y)
-    assert checkpoint.D_AVERAGE_PREFIX in {k.split(".")[0] for k in checkpoint.load(checkpoint.resolve(run))[0]}
+    assert report["trained_discriminator_error"] == error_rate(
+        load_discriminator(run), test.x, test.y
+    )
+    assert checkpoint.D_AVERAGE_PREFIX in {
+        k.split(".")[0] for k in checkpoint.load(checkpoint.resolve(run))[0]
+    }
 
 
 def test_averaging_d_needs_an_average():

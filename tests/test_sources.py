@@ -14,7 +14,9 @@ def test_mnist_paper_split(mnist_root):
     valid = load("mnist", "valid", mnist_root, download_missing=False)
     test = load("mnist", "test", mnist_root, download_missing=False)
     assert (len(train), len(valid), len(test)) == (50_000, 10_000, 10_000)
-    assert train.x.dtype == torch.float32 and train.x.shape[1] == 784 and train.image_shape == (28, 28)
+    assert (
+        train.x.dtype == torch.float32 and train.x.shape[1] == 784 and train.image_shape == (28, 28)
+    )
     assert float(train.x.min()) == 0.0 and float(train.x.max()) == 1.0
     folder = mnist_root / "mnist" if (mnist_root / "mnist").is_dir() else mnist_root
     raw = read_idx(next(folder.glob("train-images-idx3-ubyte*")))
@@ -73,7 +75,9 @@ def test_toy_log_density_integrates_to_one():
     ring = TOYS["ring-2d"]
     # at a component mean the density is that component's peak divided by the 8 components
     peak = 1 / (2 * math.pi * ring.std**2) / 8
-    assert math.isclose(float(ring.log_density(torch.tensor([[1.0, 0.0]])).exp()), peak, rel_tol=1e-6)
+    assert math.isclose(
+        float(ring.log_density(torch.tensor([[1.0, 0.0]])).exp()), peak, rel_tol=1e-6
+    )
 
 
 def test_unknown_source_and_split():
@@ -87,9 +91,13 @@ def test_fashion_mnist_from_debian_folder(tmp_path):
     from advnets.data.download import DEBIAN_FASHION
 
     if not (DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"Fashion-MNIST is not in {DEBIAN_FASHION} (Debian package dataset-fashion-mnist)")
+        pytest.skip(
+            f"Fashion-MNIST is not in {DEBIAN_FASHION} (Debian package dataset-fashion-mnist)"
+        )
     test = load("fashion-mnist", "test", tmp_path / "empty", download_missing=False)
     valid = load("fashion-mnist", "valid", tmp_path / "empty", download_missing=False)
     assert test.x.shape == (10_000, 784) and len(valid) == 10_000
-    assert torch.equal(torch.bincount(test.y), torch.full((10,), 1000))  # Fashion-MNIST's balanced test set
+    assert torch.equal(
+        torch.bincount(test.y), torch.full((10,), 1000)
+    )  # Fashion-MNIST's balanced test set
     assert not (tmp_path / "empty").exists()

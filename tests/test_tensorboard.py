@@ -14,10 +14,14 @@ def test_scalars_and_sample_grids_reach_tensorboard(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     run = tmp_path / "run"
-    Trainer(tiny_config(train={"tensorboard": True, "log_every": 4, "epochs": 2}), run, progress=False).run()
+    Trainer(
+        tiny_config(train={"tensorboard": True, "log_every": 4, "epochs": 2}), run, progress=False
+    ).run()
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     rows = [r for r in rows if not r.get("partial")]
-    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0}).Reload()
+    events = EventAccumulator(
+        str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0}
+    ).Reload()
     d_loss = events.Scalars("train/d_loss")
     assert [e.step for e in d_loss] == [r["step"] for r in rows] and len(rows) >= 4
     for event, row in zip(d_loss, rows):
@@ -28,7 +32,9 @@ def test_scalars_and_sample_grids_reach_tensorboard(tmp_path):
 
 
 def test_missing_tensorboard_is_named_before_the_run_folder_is_made(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if the package were absent
+    monkeypatch.setitem(
+        sys.modules, "torch.utils.tensorboard", None
+    )  # as if the package were absent
     with pytest.raises(RunError, match=r"pip install 'advnets\[tensorboard\]'"):
         Trainer(tiny_config(train={"tensorboard": True}), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()

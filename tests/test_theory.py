@@ -45,11 +45,15 @@ def test_jsd_limits_and_a_closed_form():
     x = torch.linspace(-10, 10, 40_001, dtype=torch.float64)
     p = normal_pdf(x, 0, 1)
     assert theory.jsd(p, p, x) == pytest.approx(0.0, abs=1e-12)
-    assert theory.jsd(normal_pdf(x, -6, 0.5), normal_pdf(x, 6, 0.5), x) == pytest.approx(math.log(2), abs=1e-6)
+    assert theory.jsd(normal_pdf(x, -6, 0.5), normal_pdf(x, 6, 0.5), x) == pytest.approx(
+        math.log(2), abs=1e-6
+    )
     # equal mixtures' halves: JSD(p, (p+q)/2 ...) checked against a direct sum on disjoint uniforms
     u1 = ((x >= 0) & (x < 1)).double()
     u2 = ((x >= 0.5) & (x < 1.5)).double()
-    assert theory.jsd(u1, u2, x) == pytest.approx(0.5 * math.log(2), abs=2e-3)  # half the mass overlaps
+    assert theory.jsd(u1, u2, x) == pytest.approx(
+        0.5 * math.log(2), abs=2e-3
+    )  # half the mass overlaps
 
 
 def test_proposition1_and_theorem1_for_a_known_generator(config):
@@ -77,8 +81,11 @@ def test_when_p_g_equals_p_data_d_is_one_half_and_v_is_minus_log_4(config):
 def test_minimax_gives_g_weaker_gradients_early(config, tmp_path):
     """The paper's remark (section 3): while D rejects G's samples, log(1 - D(G(z))) saturates.
     G starts far from the data (no data-mean output bias), so D rejects it at once."""
-    cfg = replace(config, generator=replace(config.generator, output_bias_from_data=False),
-                  train=replace(config.train, log_every=10))
+    cfg = replace(
+        config,
+        generator=replace(config.generator, output_bias_from_data=False),
+        train=replace(config.train, log_every=10),
+    )
     logs = theory.compare_objectives(cfg, tmp_path, steps=100)
     early = {name: sum(r["g_grad_norm"] for r in rows[:5]) / 5 for name, rows in logs.items()}
     assert early["minimax"] < 0.5 * early["non-saturating"]
@@ -91,18 +98,41 @@ def test_report_command_on_a_gaussian_1d_run(tmp_path):
 
     from advnets.train.loop import train
 
-    cfg = cfgmod.apply(cfgmod.load_preset("gaussian-1d"), {"train": {"max_steps": 60, "log_every": 20}}, source="test")
+    cfg = cfgmod.apply(
+        cfgmod.load_preset("gaussian-1d"),
+        {"train": {"max_steps": 60, "log_every": 20}},
+        source="test",
+    )
     run = train(cfg, tmp_path / "g1d", progress=False)
-    cmd = [sys.executable, "-m", "advnets", "theory", str(run), "--d-steps", "200", "--objective-steps", "50"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "advnets",
+        "theory",
+        str(run),
+        "--d-steps",
+        "200",
+        "--objective-steps",
+        "50",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "Proposition 1" in proc.stdout and "Theorem 1" in proc.stdout
     result = json.loads((run / "theory" / "theory.json").read_text())
     assert result["step"] == 60 and set(result["objectives"]) == {"minimax", "non-saturating"}
     assert (run / "theory" / "theory.png").is_file()
-    other = train(cfgmod.apply(cfgmod.load_preset("ring-2d"), {"train": {"max_steps": 2, "log_every": 1}},
-                               source="test"), tmp_path / "ring", progress=False)
-    proc = subprocess.run([sys.executable, "-m", "advnets", "theory", str(other)], capture_output=True, text=True)
+    other = train(
+        cfgmod.apply(
+            cfgmod.load_preset("ring-2d"),
+            {"train": {"max_steps": 2, "log_every": 1}},
+            source="test",
+        ),
+        tmp_path / "ring",
+        progress=False,
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "advnets", "theory", str(other)], capture_output=True, text=True
+    )
     assert proc.returncode == 1 and "gaussian-1d" in proc.stderr and "Traceback" not in proc.stderr
 
 

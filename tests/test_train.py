@@ -24,27 +24,35 @@ def test_simultaneous_step_matches_a_hand_written_reference(tmp_path):
     torch.set_rng_state(rng)
     bufs = {}
     for step in range(3):
-        x = trainer.x[trainer._perm[step * 50:(step + 1) * 50]]
+        x = trainer.x[trainer._perm[step * 50 : (step + 1) * 50]]
         z = torch.randn(50, 8)
         fake = G_ref(z)
         real_logits, fake_logits = D_ref(x), D_ref(fake)
-        d_grads = torch.autograd.grad(discriminator_loss(real_logits, fake_logits), list(D_ref.parameters()),
-                                      retain_graph=True)
-        g_grads = torch.autograd.grad(generator_non_saturating(fake_logits), list(G_ref.parameters()))
+        d_grads = torch.autograd.grad(
+            discriminator_loss(real_logits, fake_logits),
+            list(D_ref.parameters()),
+            retain_graph=True,
+        )
+        g_grads = torch.autograd.grad(
+            generator_non_saturating(fake_logits), list(G_ref.parameters())
+        )
         lr = 0.1 / 1.000004**step
         with torch.no_grad():
             for p, g in zip([*D_ref.parameters(), *G_ref.parameters()], [*d_grads, *g_grads]):
                 buf = bufs[p] = g.clone() if p not in bufs else 0.5 * bufs[p] + g
                 p -= lr * buf
-    for (name, p), ref in zip([*G.named_parameters(), *D.named_parameters()],
-                              [*G_ref.parameters(), *D_ref.parameters()]):
+    for (name, p), ref in zip(
+        [*G.named_parameters(), *D.named_parameters()], [*G_ref.parameters(), *D_ref.parameters()]
+    ):
         assert not torch.equal(p, params[name]), f"{name} did not move"
         assert torch.allclose(p, ref, atol=1e-7, rtol=0), name
 
 
 def test_k_discriminator_steps_per_generator_step(tmp_path):
-    config = tiny_config(train={"update": "alternating", "k": 3, "epochs": 2, "batch_size": 20},
-                         optim={"name": "adam", "lr": 1e-3, "lr_decay": 1.0})
+    config = tiny_config(
+        train={"update": "alternating", "k": 3, "epochs": 2, "batch_size": 20},
+        optim={"name": "adam", "lr": 1e-3, "lr_decay": 1.0},
+    )
     trainer = Trainer(config, tmp_path / "run", progress=False)
     seen = []
     original = trainer.next_batch
@@ -82,21 +90,40 @@ def test_momentum_and_learning_rate_reach_the_optimiser(tmp_path):
     group = trainer.players.d_opt.param_groups[0]
     last = trainer.step - 1
     assert math.isclose(group["lr"], 0.1 / 1.01**last) and math.isclose(group["momentum"], 0.7)
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert rows[0]["momentum"] == 0.5 and math.isclose(rows[-1]["momentum"], 0.7)
-    assert {"d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "lr_d", "lr_g", "momentum", "images_per_s"} <= set(rows[0])
+    assert {
+        "d_loss",
+        "g_loss",
+        "d_real",
+        "d_fake",
+        "g_grad_norm",
+        "lr_d",
+        "lr_g",
+        "momentum",
+        "images_per_s",
+    } <= set(rows[0])
 
 
 def test_run_folder_contents(tmp_path):
     run = tmp_path / "run"
     Trainer(tiny_config(), run, progress=False).run()
     assert json.loads((run / "config.json").read_text())["data"]["source"] == "digits"
-    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-0001.png", "epoch-0002.png"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "epoch-0001.png",
+        "epoch-0002.png",
+    ]
     assert (run / "curves.png").stat().st_size > 1000
     folder = checkpoint.resolve(run)
     assert folder.name == f"step-{2 * 24:08d}"
-    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "state.json", "state.safetensors",
-                                                        "weights.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json",
+        "state.json",
+        "state.safetensors",
+        "weights.safetensors",
+    ]
     assert b"pickle" not in (folder / "state.json").read_bytes()
 
 
@@ -116,7 +143,11 @@ def test_resume_rejects_changes_to_the_mathematics(tmp_path):
 
 def test_keeps_only_the_newest_checkpoints(tmp_path):
     run = tmp_path / "run"
-    Trainer(tiny_config(train={"checkpoint_every": 5, "keep_checkpoints": 2, "epochs": 1}), run, progress=False).run()
+    Trainer(
+        tiny_config(train={"checkpoint_every": 5, "keep_checkpoints": 2, "epochs": 1}),
+        run,
+        progress=False,
+    ).run()
     names = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert names == ["latest", "step-00000020", "step-00000024"]
     assert (run / "checkpoints" / "latest").read_text().strip() == "step-00000024"
@@ -134,8 +165,11 @@ def test_a_stale_temporary_checkpoint_is_never_read(tmp_path):
 
 
 def test_alternating_minimax_trains_toy_data(tmp_path):
-    config = tiny_config(data={"source": "gaussian-1d", "toy_size": 500}, generator={"output": "linear"},
-                         train={"update": "alternating", "objective": "minimax", "epochs": 1})
+    config = tiny_config(
+        data={"source": "gaussian-1d", "toy_size": 500},
+        generator={"output": "linear"},
+        train={"update": "alternating", "objective": "minimax", "epochs": 1},
+    )
     Trainer(config, tmp_path / "run", progress=False).run()
     assert (tmp_path / "run" / "samples" / "epoch-0001.png").is_file()
 

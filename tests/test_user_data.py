@@ -43,7 +43,9 @@ def test_folder_colour_and_class_subfolders(tmp_path):
     first = data.x[0].view(3, 8, 8)  # channels first
     assert (first[0] == 1).all() and (first[1:] == 0).all()
     gray = load("images", path=str(tmp_path), image_size=8, color="grayscale")
-    assert gray.image_shape == (8, 8) and torch.allclose(gray.x[0], torch.full((64,), 0.299), atol=0.01)
+    assert gray.image_shape == (8, 8) and torch.allclose(
+        gray.x[0], torch.full((64,), 0.299), atol=0.01
+    )
 
 
 def test_folder_errors_name_the_file(tmp_path):
@@ -67,8 +69,12 @@ def test_arrays_layouts_scaling_and_labels(tmp_path):
     np.save(tmp_path / "rgb.npy", nhwc)
     data = load("array", path=str(tmp_path / "rgb.npy"))
     assert data.image_shape == (3, 6, 6)
-    assert (data.x.view(5, 3, 6, 6)[:, 2] == 1).all() and (data.x.view(5, 3, 6, 6)[:, :2] == 0).all()
-    np.savez(tmp_path / "gray.npz", x=np.full((4, 1, 6, 6), 0.25, np.float32), y=np.array([0, 1, 1, 0]))
+    assert (data.x.view(5, 3, 6, 6)[:, 2] == 1).all() and (
+        data.x.view(5, 3, 6, 6)[:, :2] == 0
+    ).all()
+    np.savez(
+        tmp_path / "gray.npz", x=np.full((4, 1, 6, 6), 0.25, np.float32), y=np.array([0, 1, 1, 0])
+    )
     data = load("array", path=str(tmp_path / "gray.npz"))
     assert data.image_shape == (6, 6) and data.y.tolist() == [0, 1, 1, 0] and (data.x == 0.25).all()
     np.save(tmp_path / "points.npy", np.arange(12, dtype=np.float64).reshape(6, 2) - 5)
@@ -100,7 +106,10 @@ def _cifar_file(path, labels, seed):
 
 
 def test_cifar_binary_format(tmp_path):
-    files = {f"data_batch_{i}.bin": _cifar_file(tmp_path / f"data_batch_{i}.bin", [i, 9], i) for i in range(1, 6)}
+    files = {
+        f"data_batch_{i}.bin": _cifar_file(tmp_path / f"data_batch_{i}.bin", [i, 9], i)
+        for i in range(1, 6)
+    }
     test_records = _cifar_file(tmp_path / "test_batch.bin", [3, 4, 5], 0)
     train = load("cifar10", path=str(tmp_path))
     assert train.x.shape == (8, 3072) and train.image_shape == (3, 32, 32)
@@ -110,7 +119,10 @@ def test_cifar_binary_format(tmp_path):
     img = train.x[3].view(3, 32, 32)
     assert img[1, 0, 5] == rec[1 + 1024 + 5] / 255 and img[2, 31, 31] == rec[RECORD - 1] / 255
     assert load("cifar10", "valid", path=str(tmp_path)).y.tolist() == [5, 9]
-    assert torch.equal(load("cifar10", "test", path=str(tmp_path)).x * 255, torch.tensor(test_records[:, 1:]).float())
+    assert torch.equal(
+        load("cifar10", "test", path=str(tmp_path)).x * 255,
+        torch.tensor(test_records[:, 1:]).float(),
+    )
     (tmp_path / "test_batch.bin").write_bytes(test_records.tobytes()[:-7])
     with pytest.raises(ValueError, match="test_batch.bin: .* not a whole number of 3073-byte"):
         load("cifar10", "test", path=str(tmp_path))
@@ -122,10 +134,28 @@ def test_cifar_binary_format(tmp_path):
 def test_train_data_folder_just_works(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(70):
-        _png(tmp_path / "imgs" / f"{i:02d}.png", (rng.random((20 + i % 5, 24, 3)) * 255).astype(np.uint8))
+        _png(
+            tmp_path / "imgs" / f"{i:02d}.png",
+            (rng.random((20 + i % 5, 24, 3)) * 255).astype(np.uint8),
+        )
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "advnets", "train", "--data", str(tmp_path / "imgs"),
-                           "--train.epochs", "2", "--out", str(out), "--no-progress"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "advnets",
+            "train",
+            "--data",
+            str(tmp_path / "imgs"),
+            "--train.epochs",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     from advnets.sample import load_generator
 
@@ -139,8 +169,21 @@ def test_train_data_bad_input_fails_before_the_run_folder(tmp_path):
     (tmp_path / "imgs").mkdir()
     (tmp_path / "imgs" / "x.png").write_bytes(b"not a png")
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "advnets", "train", "--data", str(tmp_path / "imgs"),
-                           "--out", str(out), "--no-progress"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "advnets",
+            "train",
+            "--data",
+            str(tmp_path / "imgs"),
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0 and "x.png: not a readable image" in proc.stderr
     assert not out.exists()
 
@@ -154,11 +197,19 @@ def test_data_flag_defaults_follow_the_path(tmp_path):
     assert v["preset"] == "images-dcgan"
     # 28 halves twice (7 -> 14 -> 28), not three times
     assert v["generator"]["hidden"] == [128, 64] and v["discriminator"]["hidden"] == [64, 128]
-    assert v["train"]["epochs"] * (640 // 64) >= TARGET_STEPS > (v["train"]["epochs"] - 1) * (640 // 64)
+    assert (
+        v["train"]["epochs"] * (640 // 64)
+        >= TARGET_STEPS
+        > (v["train"]["epochs"] - 1) * (640 // 64)
+    )
     np.save(tmp_path / "points.npy", np.zeros((1000, 3), np.float32))
     points = defaults_for(str(tmp_path / "points.npy"), with_model=True)
-    assert points["preset"] == "grid-2d" and points["penalty"] == {"r1": 0.0}  # the grid's R1 is tuned to its scale
+    assert points["preset"] == "grid-2d" and points["penalty"] == {
+        "r1": 0.0
+    }  # the grid's R1 is tuned to its scale
     _cifar_file(tmp_path / "data_batch_1.bin", [0], 0)
-    assert defaults_for(str(tmp_path), with_model=False) == {"data": {"source": "cifar10", "path": str(tmp_path)}}
+    assert defaults_for(str(tmp_path), with_model=False) == {
+        "data": {"source": "cifar10", "path": str(tmp_path)}
+    }
     with pytest.raises(ValueError, match="expected a folder of images"):
         defaults_for(str(tmp_path / "missing.png"), with_model=True)

@@ -14,21 +14,34 @@ from advnets import config as cfgmod
 
 
 def _add_last_iterate_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--last-iterate", action="store_true",
-                   help="use G as last trained, not the run's running average of G (config average.kind)")
+    p.add_argument(
+        "--last-iterate",
+        action="store_true",
+        help="use G as last trained, not the run's running average of G (config average.kind)",
+    )
 
 
 def _add_truncation_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
-                   help="feed G the noise PSI * z, PSI in (0, 1]: fewer unusual samples, less variety "
-                        "(default 1: the model itself)")
+    p.add_argument(
+        "--truncation",
+        type=float,
+        default=1.0,
+        metavar="PSI",
+        help="feed G the noise PSI * z, PSI in (0, 1]: fewer unusual samples, less variety "
+        "(default 1: the model itself)",
+    )
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("config fields (override the preset and --config)")
     for path, (tp, _) in cfgmod.field_paths().items():
-        group.add_argument(f"--{path}", dest=f"set:{path}", metavar="V", default=argparse.SUPPRESS,
-                           help=cfgmod.describe_type(tp))
+        group.add_argument(
+            f"--{path}",
+            dest=f"set:{path}",
+            metavar="V",
+            default=argparse.SUPPRESS,
+            help=cfgmod.describe_type(tp),
+        )
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -66,19 +79,31 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.resume:
         if args.preset or args.config:
-            raise cfgmod.ConfigError("--resume continues a run with its saved config: drop --preset/--config "
-                                     "(fields such as --train.epochs may still be given)")
+            raise cfgmod.ConfigError(
+                "--resume continues a run with its saved config: drop --preset/--config "
+                "(fields such as --train.epochs may still be given)"
+            )
         if args.dry_run:
             saved = cfgmod.load_json(Path(args.resume) / "config.json")
-            print(cfgmod.apply(saved, _overrides(args), source="command line", from_text=True).to_toml())
+            print(
+                cfgmod.apply(
+                    saved, _overrides(args), source="command line", from_text=True
+                ).to_toml()
+            )
             return 0
-        run_dir = loop.resume(args.resume, _overrides(args), from_text=True, progress=not args.no_progress)
+        run_dir = loop.resume(
+            args.resume, _overrides(args), from_text=True, progress=not args.no_progress
+        )
     else:
         config = resolve_config(args)
         if args.dry_run:
             print(config.to_toml())
             return 0
-        out = Path(args.out) if args.out else Path("runs") / f"{args.preset or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = (
+            Path(args.out)
+            if args.out
+            else Path("runs") / f"{args.preset or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
         run_dir = loop.train(config, out, progress=not args.no_progress)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, process 0 speaks for the run
         print(f"run folder: {run_dir}")
@@ -112,14 +137,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
         print(f"wrote {args.npy}: {arr.shape} float32")
     if args.out:
         data = None
-        if not trained.image_shape:  # point data is drawn over points of its distribution (test split)
+        if (
+            not trained.image_shape
+        ):  # point data is drawn over points of its distribution (test split)
             from advnets.data import load
 
             data = load(trained.config.data.source, "test", toy_size=trained.config.data.toy_size).x
-        save_samples(samples, trained.image_shape, data, args.out, nrow=args.nrow, title=f"step {trained.step}")
+        save_samples(
+            samples,
+            trained.image_shape,
+            data,
+            args.out,
+            nrow=args.nrow,
+            title=f"step {trained.step}",
+        )
         of = "" if args.label is None else f" of class {args.label}"
         psi = "" if args.truncation == 1 else f", truncation {args.truncation:g}"
-        print(f"wrote {args.out}: {args.n} samples{of} from {trained.checkpoint} (seed {args.seed}{psi})")
+        print(
+            f"wrote {args.out}: {args.n} samples{of} from {trained.checkpoint} (seed {args.seed}{psi})"
+        )
     return 0
 
 
@@ -129,27 +165,46 @@ def _sigmas(text: str) -> tuple[float, ...]:
 
     try:
         if text.startswith("logspace:"):
-            start, stop, num = text[len("logspace:"):].split(",")
+            start, stop, num = text[len("logspace:") :].split(",")
             return tuple(float(s) for s in np.logspace(float(start), float(stop), int(num)))
         return tuple(float(s) for s in text.split(","))
     except ValueError as err:
-        raise cfgmod.ConfigError(f"--sigmas {text!r}: give widths like 0.1,0.2 or logspace:-1,0,10 ({err})") from None
+        raise cfgmod.ConfigError(
+            f"--sigmas {text!r}: give widths like 0.1,0.2 or logspace:-1,0,10 ({err})"
+        ) from None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from advnets.evaluate import Protocol, evaluate, format_table
     from advnets.io import atomic_write_text
 
-    protocol = Protocol(samples=args.samples, seed=args.seed, split=args.split, split_start=args.split_start,
-                        split_rows=args.split_rows,
-                        valid_rows=args.valid_rows, kid_subsets=args.kid_subsets,
-                        kid_subset_size=args.kid_subset_size, pr_k=args.pr_k, memory_mb=args.memory_mb,
-                        mode_samples=args.mode_samples, truncation=args.truncation)
+    protocol = Protocol(
+        samples=args.samples,
+        seed=args.seed,
+        split=args.split,
+        split_start=args.split_start,
+        split_rows=args.split_rows,
+        valid_rows=args.valid_rows,
+        kid_subsets=args.kid_subsets,
+        kid_subset_size=args.kid_subset_size,
+        pr_k=args.pr_k,
+        memory_mb=args.memory_mb,
+        mode_samples=args.mode_samples,
+        truncation=args.truncation,
+    )
     if args.sigmas:
         protocol.sigmas = _sigmas(args.sigmas)
-    result = evaluate(args.run, args.metric, protocol, reference=args.reference, source=args.data,
-                      last_iterate=args.last_iterate,
-                      data_dir=args.data_dir, progress=not args.no_progress, write=not args.no_write)
+    result = evaluate(
+        args.run,
+        args.metric,
+        protocol,
+        reference=args.reference,
+        source=args.data,
+        last_iterate=args.last_iterate,
+        data_dir=args.data_dir,
+        progress=not args.no_progress,
+        write=not args.no_write,
+    )
     print(format_table(result))
     if args.out:
         atomic_write_text(args.out, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
@@ -173,7 +228,9 @@ FIGURES = {
 def cmd_figure(args: argparse.Namespace) -> int:
     from advnets.train import checkpoint
 
-    name = {"fig1": "toy1d", "fig2": "neighbours", "fig3": "interpolation"}.get(args.name, args.name)
+    name = {"fig1": "toy1d", "fig2": "neighbours", "fig3": "interpolation"}.get(
+        args.name, args.name
+    )
     folder = checkpoint.resolve(args.run)
     run = folder.parent.parent
     out = Path(args.out) if args.out else run / "figures" / f"{name}.png"
@@ -198,21 +255,33 @@ def cmd_figure(args: argparse.Namespace) -> int:
         trained = load_generator(folder, average=not args.last_iterate)
         toy = TOYS.get(trained.config.data.source)
         if toy is None or toy.dim != 2:
-            raise cfgmod.ConfigError(f"the modes figure draws a 2-D toy mixture (ring-2d, grid-2d); "
-                                     f"{trained.config.data.source} is not one")
+            raise cfgmod.ConfigError(
+                f"the modes figure draws a 2-D toy mixture (ring-2d, grid-2d); "
+                f"{trained.config.data.source} is not one"
+            )
         x = trained.sample(args.samples, seed=args.seed)
         coverage = mode_coverage(x, toy.means_tensor(), toy.std)
-        save_modes_figure(x.numpy(), toy.means_tensor().numpy(), toy.std, coverage, out,
-                          title=f"{run.name} @ step {trained.step}: ")
+        save_modes_figure(
+            x.numpy(),
+            toy.means_tensor().numpy(),
+            toy.std,
+            coverage,
+            out,
+            title=f"{run.name} @ step {trained.step}: ",
+        )
     else:
         from advnets.sample import load_generator
 
         trained = load_generator(folder, average=not args.last_iterate)
         if not trained.image_shape:
-            raise cfgmod.ConfigError(f"the {name} figure shows images; {trained.config.data.source} holds points")
+            raise cfgmod.ConfigError(
+                f"the {name} figure shows images; {trained.config.data.source} holds points"
+            )
         rows, cols = args.rows, args.cols
         if rows < 1 or cols < 2:
-            raise cfgmod.ConfigError(f"--rows {rows} --cols {cols}: need at least 1 row and 2 columns")
+            raise cfgmod.ConfigError(
+                f"--rows {rows} --cols {cols}: need at least 1 row and 2 columns"
+            )
         trained.check_label(args.label)
         g = trained.config.generator
         if name == "neighbours":
@@ -220,8 +289,14 @@ def cmd_figure(args: argparse.Namespace) -> int:
             from advnets.figures.neighbours import save_neighbour_figure
 
             train = from_config(trained.config.data, "train", args.data_dir)
-            save_neighbour_figure(trained.sample(rows * (cols - 1), seed=args.seed, label=args.label), train.x,
-                                  trained.image_shape, out, rows=rows, cols=cols)
+            save_neighbour_figure(
+                trained.sample(rows * (cols - 1), seed=args.seed, label=args.label),
+                train.x,
+                trained.image_shape,
+                out,
+                rows=rows,
+                cols=cols,
+            )
         elif name == "reconstruction":
             import torch
 
@@ -230,24 +305,36 @@ def cmd_figure(args: argparse.Namespace) -> int:
             from advnets.inference import encode, load_encoder
 
             E, _ = load_encoder(run)
-            x = load(trained.config.data.source, "test", args.data_dir).x[:rows * cols]
+            x = load(trained.config.data.source, "test", args.data_dir).x[: rows * cols]
             if len(x) < rows * cols:
-                raise cfgmod.ConfigError(f"--rows {rows} --cols {cols} asks for {rows * cols} test images; "
-                                         f"{trained.config.data.source} has {len(x)}")
+                raise cfgmod.ConfigError(
+                    f"--rows {rows} --cols {cols} asks for {rows * cols} test images; "
+                    f"{trained.config.data.source} has {len(x)}"
+                )
             # a BiGAN's E was trained against the G of its checkpoint, not against G's average
-            G = load_generator(folder, average=False).G if trained.config.encoder.kind != "none" else trained.G
+            G = (
+                load_generator(folder, average=False).G
+                if trained.config.encoder.kind != "none"
+                else trained.G
+            )
             with torch.no_grad():
                 back = G(encode(E, x))
-            pairs = torch.stack([x.view(rows, cols, -1), back.view(rows, cols, -1)], 1)  # [rows, 2, cols, D]
+            pairs = torch.stack(
+                [x.view(rows, cols, -1), back.view(rows, cols, -1)], 1
+            )  # [rows, 2, cols, D]
             save_grid(pairs.reshape(-1, *trained.image_shape), out, nrow=cols, scale=3)
         elif name == "classes":
             from advnets.figures.classes import class_rows
             from advnets.figures.grid import save_grid
 
             if not trained.num_classes:
-                raise cfgmod.ConfigError(f"the classes figure needs a class-conditional run; {folder} is "
-                                         "unconditional (condition.kind = none)")
-            images = class_rows(trained.G, trained.num_classes, g.prior, g.noise_dim, cols, seed=args.seed)
+                raise cfgmod.ConfigError(
+                    f"the classes figure needs a class-conditional run; {folder} is "
+                    "unconditional (condition.kind = none)"
+                )
+            images = class_rows(
+                trained.G, trained.num_classes, g.prior, g.noise_dim, cols, seed=args.seed
+            )
             save_grid(images.view(-1, *trained.image_shape), out, nrow=cols, scale=3)
         else:
             import torch
@@ -256,10 +343,14 @@ def cmd_figure(args: argparse.Namespace) -> int:
             from advnets.figures.interpolate import interpolation_noise
 
             gen = torch.Generator().manual_seed(args.seed + 1)
-            row_classes = trained.classes(rows, args.label, gen)  # one class per row, when conditional
+            row_classes = trained.classes(
+                rows, args.label, gen
+            )  # one class per row, when conditional
             classes = None if row_classes is None else row_classes.repeat_interleave(cols)
             with torch.no_grad():
-                images = trained.G(interpolation_noise(g.prior, g.noise_dim, rows, cols, seed=args.seed), classes)
+                images = trained.G(
+                    interpolation_noise(g.prior, g.noise_dim, rows, cols, seed=args.seed), classes
+                )
             save_grid(images.view(-1, *trained.image_shape), out, nrow=cols, scale=3)
     print(f"wrote {out}")
     return 0
@@ -275,28 +366,46 @@ def _four_checkpoints(run: Path, folder: Path, steps: str | None) -> list[Path]:
         try:
             wanted = [int(s) for s in steps.split(",")]
         except ValueError:
-            raise cfgmod.ConfigError(f"--steps {steps!r}: give step numbers like 500,1000,2000,5000") from None
+            raise cfgmod.ConfigError(
+                f"--steps {steps!r}: give step numbers like 500,1000,2000,5000"
+            ) from None
         return [min(done, key=lambda p: abs(step_of[p] - w)) for w in wanted]
     if len(done) < 4:
-        raise cfgmod.ConfigError(f"{run} keeps {len(done)} checkpoint(s); Figure 1 draws four moments of training: "
-                                 "train with --train.checkpoint_every S --train.keep_checkpoints 10 or more")
+        raise cfgmod.ConfigError(
+            f"{run} keeps {len(done)} checkpoint(s); Figure 1 draws four moments of training: "
+            "train with --train.checkpoint_every S --train.keep_checkpoints 10 or more"
+        )
     return [done[round(i * (len(done) - 1) / 3)] for i in range(4)]
 
 
 def cmd_theory(args: argparse.Namespace) -> int:
     from advnets.theory import report
 
-    r = report(args.run, args.out, d_steps=args.d_steps, objective_steps=args.objective_steps, seed=args.seed)
+    r = report(
+        args.run,
+        args.out,
+        d_steps=args.d_steps,
+        objective_steps=args.objective_steps,
+        seed=args.seed,
+    )
     p, t, f = r["proposition1"], r["theorem1"], r["fit"]
     print(f"run {args.run} at step {r['step']}")
-    print(f"Proposition 1: max |D - D*| = {p['max_abs_error']:.4f} (mean {p['mean_abs_error']:.4f}) over "
-          f"{p['points']} grid points where p_data + p_g > {p['support_fraction']} x its maximum")
-    print(f"Theorem 1:     V(D, G) = {t['v']:.4f}, -log 4 + 2 JSD = {t['c_of_g']:.4f} (JSD {t['jsd']:.4f}), "
-          f"difference {t['difference']:+.4f}")
-    print(f"Fit:           W1 = {f['wasserstein1']:.4f}, KS = {f['ks']:.4f}, "
-          f"samples mean {f['sample_mean']:.3f} sd {f['sample_sd']:.3f}")
+    print(
+        f"Proposition 1: max |D - D*| = {p['max_abs_error']:.4f} (mean {p['mean_abs_error']:.4f}) over "
+        f"{p['points']} grid points where p_data + p_g > {p['support_fraction']} x its maximum"
+    )
+    print(
+        f"Theorem 1:     V(D, G) = {t['v']:.4f}, -log 4 + 2 JSD = {t['c_of_g']:.4f} (JSD {t['jsd']:.4f}), "
+        f"difference {t['difference']:+.4f}"
+    )
+    print(
+        f"Fit:           W1 = {f['wasserstein1']:.4f}, KS = {f['ks']:.4f}, "
+        f"samples mean {f['sample_mean']:.3f} sd {f['sample_sd']:.3f}"
+    )
     for name, o in r["objectives"].items():
-        print(f"{name:>14}: mean |grad G| over the first 50 steps {o['first_50_steps_mean_g_grad_norm']:.4g}")
+        print(
+            f"{name:>14}: mean |grad G| over the first 50 steps {o['first_50_steps_mean_g_grad_norm']:.4g}"
+        )
     return 0
 
 
@@ -316,36 +425,72 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     source = trained.config.data.source
     data = load(source, args.split, args.data_dir)
     if args.n > len(data):
-        raise cfgmod.ConfigError(f"-n {args.n}: the {source} {args.split} split has {len(data)} images")
-    images, labels = data.x[:args.n], (data.y[:args.n] if data.y is not None else None)
+        raise cfgmod.ConfigError(
+            f"-n {args.n}: the {source} {args.split} split has {len(data)} images"
+        )
+    images, labels = data.x[: args.n], (data.y[: args.n] if data.y is not None else None)
     if args.realism > 0 and trained.config.encoder.kind != "none":
-        raise cfgmod.ConfigError("--realism weighs -log D(G(z)), and this run's D judges (x, z) pairs (BiGAN): "
-                                 "use --realism 0")
+        raise cfgmod.ConfigError(
+            "--realism weighs -log D(G(z)), and this run's D judges (x, z) pairs (BiGAN): "
+            "use --realism 0"
+        )
     D = load_discriminator(args.run) if args.realism > 0 else None
     from advnets.metrics.classifier import SHIPPED
 
-    scored = labels is not None and source in SHIPPED  # only then is the nearest-image baseline measured
-    with tqdm(total=args.steps * -(-args.n // 250), desc="inpainting", disable=args.no_progress, leave=False) as bar:
-        report, visible, completed = inpainting_report(trained, images, labels, source, args.mask, steps=args.steps,
-                                                    restarts=args.restarts, lr=args.lr, realism=args.realism,
-                                                    D=D, seed=args.seed, progress=bar.update,
-                                                    train=load(source, "train", args.data_dir).x if scored else None)
-    report.update(run=str(trained.checkpoint.parent.parent), checkpoint=trained.checkpoint.name,
-                  weights="average" if trained.averaged else "last iterate", split=args.split)
+    scored = (
+        labels is not None and source in SHIPPED
+    )  # only then is the nearest-image baseline measured
+    with tqdm(
+        total=args.steps * -(-args.n // 250),
+        desc="inpainting",
+        disable=args.no_progress,
+        leave=False,
+    ) as bar:
+        report, visible, completed = inpainting_report(
+            trained,
+            images,
+            labels,
+            source,
+            args.mask,
+            steps=args.steps,
+            restarts=args.restarts,
+            lr=args.lr,
+            realism=args.realism,
+            D=D,
+            seed=args.seed,
+            progress=bar.update,
+            train=load(source, "train", args.data_dir).x if scored else None,
+        )
+    report.update(
+        run=str(trained.checkpoint.parent.parent),
+        checkpoint=trained.checkpoint.name,
+        weights="average" if trained.averaged else "last iterate",
+        split=args.split,
+    )
     out = Path(args.out) if args.out else trained.checkpoint.parent.parent / "inpaint"
     k = min(args.cols, args.n)
     shown = visible[:k] * images[:k] + (1 - visible[:k]) * 0.5  # hidden pixels grey
-    save_grid(torch.cat([images[:k], shown, completed[:k]]).view(-1, *trained.image_shape),
-              out / f"{args.mask}.png", nrow=k, scale=3)
+    save_grid(
+        torch.cat([images[:k], shown, completed[:k]]).view(-1, *trained.image_shape),
+        out / f"{args.mask}.png",
+        nrow=k,
+        scale=3,
+    )
     atomic_write_text(out / f"{args.mask}.json", json.dumps(report, indent=2) + "\n")
-    print(f"{args.n} {source} {args.split} images, {report['mask_meaning']}; squared error per hidden pixel "
-          f"{report['hidden_mse']:.4f} (filled with the mean image: {report['hidden_mse_mean_fill']:.4f})")
+    print(
+        f"{args.n} {source} {args.split} images, {report['mask_meaning']}; squared error per hidden pixel "
+        f"{report['hidden_mse']:.4f} (filled with the mean image: {report['hidden_mse_mean_fill']:.4f})"
+    )
     if "accuracy_completed" in report:
-        print(f"classifier accuracy: whole {report['accuracy_whole']:.4f}, as seen {report['accuracy_seen']:.4f}, "
-              f"completed {report['accuracy_completed']:.4f}; completed from the nearest training image "
-              f"{report['accuracy_nearest_fill']:.4f}")
-    print(f"wrote {out / (args.mask + '.png')} (rows: whole, seen with hidden pixels grey, completed) and "
-          f"{out / (args.mask + '.json')}")
+        print(
+            f"classifier accuracy: whole {report['accuracy_whole']:.4f}, as seen {report['accuracy_seen']:.4f}, "
+            f"completed {report['accuracy_completed']:.4f}; completed from the nearest training image "
+            f"{report['accuracy_nearest_fill']:.4f}"
+        )
+    print(
+        f"wrote {out / (args.mask + '.png')} (rows: whole, seen with hidden pixels grey, completed) and "
+        f"{out / (args.mask + '.json')}"
+    )
     return 0
 
 
@@ -370,26 +515,50 @@ def cmd_encoder(args: argparse.Namespace) -> int:
         if trained.averaged:  # measure E with the G it played beside, not G's average
             trained = load_generator(args.run, average=False)
         E, record = load_encoder(args.run)
-        print(f"{run} trains its own E with G (encoder.kind = {trained.config.encoder.kind}): measuring it")
+        print(
+            f"{run} trains its own E with G (encoder.kind = {trained.config.encoder.kind}): measuring it"
+        )
     else:
         start = _time.perf_counter()
         with tqdm(total=args.steps, desc="fitting E", disable=args.no_progress, leave=False) as bar:
-            E, log = fit_encoder(trained, steps=args.steps, batch=args.batch, lr=args.lr, hidden=hidden,
-                                 seed=args.seed, progress=bar.update)
+            E, log = fit_encoder(
+                trained,
+                steps=args.steps,
+                batch=args.batch,
+                lr=args.lr,
+                hidden=hidden,
+                seed=args.seed,
+                progress=bar.update,
+            )
         g = trained.config.generator
-        record = {"trained": "by regression on (G(z), z), G frozen", "fitted_to": trained.checkpoint.name,
-                  "weights": "average" if trained.averaged else "last iterate", "data_dim": E.in_dim,
-                  "noise_dim": g.noise_dim, "prior": g.prior, "activation": g.activation, "hidden": hidden,
-                  "steps": args.steps, "batch": args.batch, "lr": args.lr, "seed": args.seed,
-                  "seconds": round(_time.perf_counter() - start, 1), "loss": log}
-        print(f"E fitted in {record['seconds']} s: loss {log[0]['loss']:.3f} -> {log[-1]['loss']:.3f}")
+        record = {
+            "trained": "by regression on (G(z), z), G frozen",
+            "fitted_to": trained.checkpoint.name,
+            "weights": "average" if trained.averaged else "last iterate",
+            "data_dim": E.in_dim,
+            "noise_dim": g.noise_dim,
+            "prior": g.prior,
+            "activation": g.activation,
+            "hidden": hidden,
+            "steps": args.steps,
+            "batch": args.batch,
+            "lr": args.lr,
+            "seed": args.seed,
+            "seconds": round(_time.perf_counter() - start, 1),
+            "loss": log,
+        }
+        print(
+            f"E fitted in {record['seconds']} s: loss {log[0]['loss']:.3f} -> {log[-1]['loss']:.3f}"
+        )
     record.update(measure(E, trained, args.data_dir))
     print(f"R^2 of z recovered from G(z), 10000 new samples: {record['r2_generated']:.4f}")
     if "nn1_accuracy_cosine" in record:
         rows = record["nn1_rows"]
-        print(f"1-nearest-neighbour label accuracy, {rows['test']} test images against {rows['train']} training "
-              f"images: E(x) {record['nn1_accuracy_euclidean']:.4f} (euclidean), {record['nn1_accuracy_cosine']:.4f} "
-              f"(cosine); pixels {record['nn1_accuracy_pixels_euclidean']:.4f}")
+        print(
+            f"1-nearest-neighbour label accuracy, {rows['test']} test images against {rows['train']} training "
+            f"images: E(x) {record['nn1_accuracy_euclidean']:.4f} (euclidean), {record['nn1_accuracy_cosine']:.4f} "
+            f"(cosine); pixels {record['nn1_accuracy_pixels_euclidean']:.4f}"
+        )
     if trained.config.encoder.kind != "none":
         atomic_write_text(run / "encoder" / "encoder.json", json.dumps(record, indent=2) + "\n")
         print(f"wrote {run / 'encoder' / 'encoder.json'}")
@@ -410,7 +579,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     E, _ = load_encoder(run)
     source = json.loads((run / "config.json").read_text())["data"]["source"]
     data = load(source, args.split, args.data_dir)
-    x = data.x[:args.n] if args.n else data.x
+    x = data.x[: args.n] if args.n else data.x
     codes = encode(E, x).numpy()
     buf = io.BytesIO()
     np.save(buf, codes, allow_pickle=False)
@@ -425,21 +594,45 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     if args.labels_per_class is not None and args.labels_per_class < 1:
         raise cfgmod.ConfigError(f"--labels-per-class {args.labels_per_class}: must be at least 1")
-    r = classification_report(args.run, labels_per_class=args.labels_per_class, label_seed=args.label_seed,
-                              baseline=not args.no_baseline, baseline_steps=args.baseline_steps,
-                              average=not args.last_iterate, data_dir=args.data_dir)
-    print(f"{r['run']} @ {r['checkpoint']}: {r['labelled']} labelled {r['data']} training images "
-          f"({r['labels_per_class']} per class, label seed {r['label_seed']}), {r['test_rows']} test images")
+    r = classification_report(
+        args.run,
+        labels_per_class=args.labels_per_class,
+        label_seed=args.label_seed,
+        baseline=not args.no_baseline,
+        baseline_steps=args.baseline_steps,
+        average=not args.last_iterate,
+        data_dir=args.data_dir,
+    )
+    print(
+        f"{r['run']} @ {r['checkpoint']}: {r['labelled']} labelled {r['data']} training images "
+        f"({r['labels_per_class']} per class, label seed {r['label_seed']}), {r['test_rows']} test images"
+    )
     if "discriminator_error" in r:
-        note = "" if r["discriminator_trained_on_these_labels"] else " (it was trained on other labels)"
-        which = "semi-supervised D (its average):" if r["discriminator"] == "average" else "semi-supervised D:"
+        note = (
+            ""
+            if r["discriminator_trained_on_these_labels"]
+            else " (it was trained on other labels)"
+        )
+        which = (
+            "semi-supervised D (its average):"
+            if r["discriminator"] == "average"
+            else "semi-supervised D:"
+        )
         print(f"  {which:<36}{100 * r['discriminator_error']:.2f}% test error{note}")
         if "trained_discriminator_error" in r:
-            print(f"  the trained D (last iterate):       {100 * r['trained_discriminator_error']:.2f}% test error")
+            print(
+                f"  the trained D (last iterate):       {100 * r['trained_discriminator_error']:.2f}% test error"
+            )
     print(f"  logistic regression on D's features: {100 * r['features_error']:.2f}% test error")
     if "supervised_error" in r:
-        print(f"  supervised only (D's architecture):  {100 * r['supervised_error']:.2f}% test error")
-    out = Path(r["run"]) / "classify" / f"{r['checkpoint']}-labels-{r['labels_per_class']}-seed-{r['label_seed']}.json"
+        print(
+            f"  supervised only (D's architecture):  {100 * r['supervised_error']:.2f}% test error"
+        )
+    out = (
+        Path(r["run"])
+        / "classify"
+        / f"{r['checkpoint']}-labels-{r['labels_per_class']}-seed-{r['label_seed']}.json"
+    )
     atomic_write_text(out, json.dumps(r, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
@@ -458,41 +651,77 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"run:        {run}")
     print(f"data:       {d.source}" + (f" ({d.path})" if d.path else ""))
     bn = ", batch norm" if g.batch_norm else ""
-    print(f"generator:  {g.kind}: z {g.noise_dim} ({g.prior}) -> {' -> '.join(map(str, g.hidden))} "
-          f"({g.activation}{bn}) -> {g.output}")
+    print(
+        f"generator:  {g.kind}: z {g.noise_dim} ({g.prior}) -> {' -> '.join(map(str, g.hidden))} "
+        f"({g.activation}{bn}) -> {g.output}"
+    )
     dc = config.discriminator
-    units = (f"maxout {' -> '.join(f'{h}x{dc.pieces}' for h in dc.hidden)}" if dc.unit == "maxout"
-             else f"{dc.unit} {' -> '.join(map(str, dc.hidden))}")
+    units = (
+        f"maxout {' -> '.join(f'{h}x{dc.pieces}' for h in dc.hidden)}"
+        if dc.unit == "maxout"
+        else f"{dc.unit} {' -> '.join(map(str, dc.hidden))}"
+    )
     outputs = "one logit per class" if config.semi.labels_per_class else "1"
-    norms = [n for n, on in (("batch norm", dc.batch_norm), ("spectral norm", dc.spectral_norm),
-                             ("weight norm", dc.weight_norm), (f"packs of {dc.pack}", dc.pack > 1)) if on]
-    print(f"discrim.:   {dc.kind}: {units} -> {outputs}, keep {dc.input_keep}/{dc.hidden_keep}"
-          + "".join(f", {n}" for n in norms))
+    norms = [
+        n
+        for n, on in (
+            ("batch norm", dc.batch_norm),
+            ("spectral norm", dc.spectral_norm),
+            ("weight norm", dc.weight_norm),
+            (f"packs of {dc.pack}", dc.pack > 1),
+        )
+        if on
+    ]
+    print(
+        f"discrim.:   {dc.kind}: {units} -> {outputs}, keep {dc.input_keep}/{dc.hidden_keep}"
+        + "".join(f", {n}" for n in norms)
+    )
     p = config.penalty
     if p.gradient or p.r1:
-        print("penalties:  " + ", ".join(f"{n} {v}" for n, v in (("gradient", p.gradient), ("r1", p.r1)) if v))
-    aux = f" + auxiliary classifier ({config.condition.auxiliary_weight})" if config.condition.auxiliary_weight else ""
-    extensions = [f"condition {config.condition.kind}{aux}" if config.condition.kind != "none" else "",
-                  f"{config.semi.labels_per_class} labels per class" if config.semi.labels_per_class else "",
-                  f"encoder {config.encoder.kind}" if config.encoder.kind != "none" else ""]
+        print(
+            "penalties:  "
+            + ", ".join(f"{n} {v}" for n, v in (("gradient", p.gradient), ("r1", p.r1)) if v)
+        )
+    aux = (
+        f" + auxiliary classifier ({config.condition.auxiliary_weight})"
+        if config.condition.auxiliary_weight
+        else ""
+    )
+    extensions = [
+        f"condition {config.condition.kind}{aux}" if config.condition.kind != "none" else "",
+        f"{config.semi.labels_per_class} labels per class" if config.semi.labels_per_class else "",
+        f"encoder {config.encoder.kind}" if config.encoder.kind != "none" else "",
+    ]
     if any(extensions):
         print(f"section 7:  {', '.join(e for e in extensions if e)}")
-    print(f"training:   {t.update} updates, k = {t.k}, {t.objective}, {o.name} lr {o.lr}, batch {t.batch_size}, "
-          f"seed {t.seed}, {t.epochs} epochs" + (f" / {t.max_steps} steps" if t.max_steps else "")
-          + f", {t.device} {t.precision}")
+    print(
+        f"training:   {t.update} updates, k = {t.k}, {t.objective}, {o.name} lr {o.lr}, batch {t.batch_size}, "
+        f"seed {t.seed}, {t.epochs} epochs"
+        + (f" / {t.max_steps} steps" if t.max_steps else "")
+        + f", {t.device} {t.precision}"
+    )
     try:
         folder = checkpoint.resolve(run)
         meta = json.loads((folder / "state.json").read_text())
-        extra = [f"{meta['world_size']} processes" if meta.get("world_size", 1) > 1 else "",
-                 f"{meta['skipped_updates']} non-finite updates skipped" if meta.get("skipped_updates") else ""]
-        print(f"checkpoint: {folder.name} (step {meta['step']}, epoch {meta['epoch']:.2f}"
-              + "".join(f", {e}" for e in extra if e) + ")")
+        extra = [
+            f"{meta['world_size']} processes" if meta.get("world_size", 1) > 1 else "",
+            f"{meta['skipped_updates']} non-finite updates skipped"
+            if meta.get("skipped_updates")
+            else "",
+        ]
+        print(
+            f"checkpoint: {folder.name} (step {meta['step']}, epoch {meta['epoch']:.2f}"
+            + "".join(f", {e}" for e in extra if e)
+            + ")"
+        )
     except FileNotFoundError:
         print("checkpoint: none yet")
     if rows:
         last = rows[-1]
-        print(f"last log:   step {last['step']}: D loss {last['d_loss']:.4f}, G loss {last['g_loss']:.4f}, "
-              f"D(x) {last['d_real']:.3f}, D(G(z)) {last['d_fake']:.3f}, {last['images_per_s']:.0f} images/s")
+        print(
+            f"last log:   step {last['step']}: D loss {last['d_loss']:.4f}, G loss {last['g_loss']:.4f}, "
+            f"D(x) {last['d_real']:.3f}, D(G(z)) {last['d_fake']:.3f}, {last['images_per_s']:.0f} images/s"
+        )
     samples = sorted((run / "samples").glob("*.png")) if (run / "samples").is_dir() else []
     print(f"samples:    {len(samples)} grids" + (f", latest {samples[-1]}" if samples else ""))
     return 0
@@ -505,19 +734,31 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="advnets", description="Generative Adversarial Nets (Goodfellow et al., 2014)")
+    parser = argparse.ArgumentParser(
+        prog="advnets", description="Generative Adversarial Nets (Goodfellow et al., 2014)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train G and D with Algorithm 1 (or continue a run)")
     p.add_argument("--preset", help=f"a named setting: {', '.join(cfgmod.preset_names())}")
     p.add_argument("--config", help="a TOML file of fields, merged over the preset")
     p.add_argument("--out", help="the run folder to create (default runs/PRESET-TIME)")
-    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
-    p.add_argument("--data", metavar="PATH", help="train on your data: a folder of images, a .npy/.npz array, or "
-                   "CIFAR-10's folder of .bin files (without --preset: a DCGAN of about 5,000 steps)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
+    p.add_argument(
+        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
+    )
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        help="train on your data: a folder of images, a .npy/.npz array, or "
+        "CIFAR-10's folder of .bin files (without --preset: a DCGAN of about 5,000 steps)",
+    )
+    p.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint"
+    )
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (short for --train.device)")
-    p.add_argument("--dry-run", action="store_true", help="print the resolved config as TOML and exit")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the resolved config as TOML and exit"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_config_flags(p)
     p.set_defaults(func=cmd_train)
@@ -529,104 +770,226 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="PNG to write: an image grid, or a scatter plot for point data")
     p.add_argument("--npy", help="NumPy .npy file to write the samples to")
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
-    p.add_argument("--label", type=int, default=None,
-                   help="a conditional model's class to sample (default: classes drawn as in the training data)")
+    p.add_argument(
+        "--label",
+        type=int,
+        default=None,
+        help="a conditional model's class to sample (default: classes drawn as in the training data)",
+    )
     _add_truncation_flag(p)
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("evaluate", help="measure samples: Parzen log-likelihood, classifier FID/KID/PR/score",
-                       description="Measure a run's latest checkpoint (or a checkpoint folder) and record the "
-                                   "result in RUN/evaluation.json. Defaults: the paper's Parzen protocol.")
-    p.add_argument("run", nargs="?", help="a run folder or checkpoint folder (omit with --reference --data SOURCE)")
-    p.add_argument("--metric", default="parzen",
-                   help="comma-separated: parzen, fid, kid, pr, score, labels, classes (a conditional run), "
-                        "inception-fid, inception-kid, or all (default parzen)")
-    p.add_argument("--reference", action="store_true",
-                   help="score the first SAMPLES training images instead of samples of G (the data's own row)")
-    p.add_argument("--data", help="data source for --reference without a run (mnist, fashion-mnist, ...)")
-    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
-    p.add_argument("--samples", type=int, default=10_000, help="samples drawn from G (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed of the samples and of KID's subsets (default 0)")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
-                   help="the data the samples are compared with (default test)")
-    p.add_argument("--split-start", type=int, default=0, help="first row of the split used (default 0)")
-    p.add_argument("--split-rows", type=int, default=None, help="use N rows of the split from there (default: all)")
-    p.add_argument("--sigmas", help="Parzen widths tried: 0.1,0.2,... or logspace:-1,0,10 (the default)")
-    p.add_argument("--valid-rows", type=int, default=1000, help="validation images that choose sigma (default 1000)")
+    p = sub.add_parser(
+        "evaluate",
+        help="measure samples: Parzen log-likelihood, classifier FID/KID/PR/score",
+        description="Measure a run's latest checkpoint (or a checkpoint folder) and record the "
+        "result in RUN/evaluation.json. Defaults: the paper's Parzen protocol.",
+    )
+    p.add_argument(
+        "run",
+        nargs="?",
+        help="a run folder or checkpoint folder (omit with --reference --data SOURCE)",
+    )
+    p.add_argument(
+        "--metric",
+        default="parzen",
+        help="comma-separated: parzen, fid, kid, pr, score, labels, classes (a conditional run), "
+        "inception-fid, inception-kid, or all (default parzen)",
+    )
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="score the first SAMPLES training images instead of samples of G (the data's own row)",
+    )
+    p.add_argument(
+        "--data", help="data source for --reference without a run (mnist, fashion-mnist, ...)"
+    )
+    p.add_argument(
+        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
+    )
+    p.add_argument(
+        "--samples", type=int, default=10_000, help="samples drawn from G (default 10000)"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="noise seed of the samples and of KID's subsets (default 0)",
+    )
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "valid", "test"),
+        help="the data the samples are compared with (default test)",
+    )
+    p.add_argument(
+        "--split-start", type=int, default=0, help="first row of the split used (default 0)"
+    )
+    p.add_argument(
+        "--split-rows",
+        type=int,
+        default=None,
+        help="use N rows of the split from there (default: all)",
+    )
+    p.add_argument(
+        "--sigmas", help="Parzen widths tried: 0.1,0.2,... or logspace:-1,0,10 (the default)"
+    )
+    p.add_argument(
+        "--valid-rows",
+        type=int,
+        default=1000,
+        help="validation images that choose sigma (default 1000)",
+    )
     p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
-    p.add_argument("--kid-subset-size", type=int, default=1000, help="KID subset size (default 1000)")
+    p.add_argument(
+        "--kid-subset-size", type=int, default=1000, help="KID subset size (default 1000)"
+    )
     p.add_argument("--pr-k", type=int, default=3, help="neighbours of precision/recall (default 3)")
-    p.add_argument("--memory-mb", type=int, default=256, help="memory budget of the Parzen blocks (default 256)")
-    p.add_argument("--mode-samples", type=int, default=2500, help="samples whose modes are counted (default 2500)")
+    p.add_argument(
+        "--memory-mb",
+        type=int,
+        default=256,
+        help="memory budget of the Parzen blocks (default 256)",
+    )
+    p.add_argument(
+        "--mode-samples",
+        type=int,
+        default=2500,
+        help="samples whose modes are counted (default 2500)",
+    )
     p.add_argument("--out", help="also write the result as JSON to this file")
-    p.add_argument("--no-write", action="store_true", help="do not record the result in the run's evaluation.json")
+    p.add_argument(
+        "--no-write",
+        action="store_true",
+        help="do not record the result in the run's evaluation.json",
+    )
     _add_truncation_flag(p)
     _add_last_iterate_flag(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("figure", help="draw one of the paper's figures from a run",
-                       description="Figures: " + "; ".join(f"{k}: {v}" for k, v in FIGURES.items()))
-    p.add_argument("name", choices=[*FIGURES, "fig1", "fig2", "fig3"], metavar="NAME",
-                   help=f"{', '.join(FIGURES)} (or fig1, fig2, fig3)")
+    p = sub.add_parser(
+        "figure",
+        help="draw one of the paper's figures from a run",
+        description="Figures: " + "; ".join(f"{k}: {v}" for k, v in FIGURES.items()),
+    )
+    p.add_argument(
+        "name",
+        choices=[*FIGURES, "fig1", "fig2", "fig3"],
+        metavar="NAME",
+        help=f"{', '.join(FIGURES)} (or fig1, fig2, fig3)",
+    )
     p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
     p.add_argument("--out", help="PNG to write (default RUN/figures/NAME.png)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     p.add_argument("--rows", type=int, default=6, help="rows of images (default 6)")
     p.add_argument("--cols", type=int, default=8, help="columns of images (default 8)")
     p.add_argument("--steps", help="toy1d: the training steps to draw, e.g. 500,1000,2000,5000")
-    p.add_argument("--samples", type=int, default=2500, help="modes: samples drawn (default 2500, the protocol's)")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=2500,
+        help="modes: samples drawn (default 2500, the protocol's)",
+    )
     p.add_argument("--data-dir", help="folder holding the data files (neighbours)")
-    p.add_argument("--label", type=int, default=None,
-                   help="neighbours, interpolation: a conditional model's class (default: drawn as in the data)")
+    p.add_argument(
+        "--label",
+        type=int,
+        default=None,
+        help="neighbours, interpolation: a conditional model's class (default: drawn as in the data)",
+    )
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_figure)
 
-    p = sub.add_parser("theory", help="check section 4's theory on a gaussian-1d run",
-                       description="Proposition 1 (D trained against the frozen G vs D*), Theorem 1 (V vs "
-                                   "-log 4 + 2 JSD), W1/KS of p_g against p_data, and the early G gradients of "
-                                   "the minimax and non-saturating objectives; writes RUN/theory/.")
+    p = sub.add_parser(
+        "theory",
+        help="check section 4's theory on a gaussian-1d run",
+        description="Proposition 1 (D trained against the frozen G vs D*), Theorem 1 (V vs "
+        "-log 4 + 2 JSD), W1/KS of p_g against p_data, and the early G gradients of "
+        "the minimax and non-saturating objectives; writes RUN/theory/.",
+    )
     p.add_argument("run", help="a gaussian-1d run folder or checkpoint folder")
     p.add_argument("--out", help="folder for theory.json and theory.png (default RUN/theory)")
-    p.add_argument("--d-steps", type=int, default=3000, help="steps of the fresh discriminator (default 3000)")
-    p.add_argument("--objective-steps", type=int, default=300, help="steps of each objective's run (default 300)")
+    p.add_argument(
+        "--d-steps", type=int, default=3000, help="steps of the fresh discriminator (default 3000)"
+    )
+    p.add_argument(
+        "--objective-steps",
+        type=int,
+        default=300,
+        help="steps of each objective's run (default 300)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_theory)
 
     from advnets.inpaint import MASKS
 
-    p = sub.add_parser("inpaint", help="complete partly hidden images by searching G's noise (section 7)",
-                       description="Hide part of each image, find z whose G(z) fits the visible pixels, fill the "
-                                   "hidden ones from G(z), and measure the classifier's accuracy on the results. "
-                                   "Masks: " + "; ".join(f"{k}: {v}" for k, v in MASKS.items()))
+    p = sub.add_parser(
+        "inpaint",
+        help="complete partly hidden images by searching G's noise (section 7)",
+        description="Hide part of each image, find z whose G(z) fits the visible pixels, fill the "
+        "hidden ones from G(z), and measure the classifier's accuracy on the results. "
+        "Masks: " + "; ".join(f"{k}: {v}" for k, v in MASKS.items()),
+    )
     p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
-    p.add_argument("--mask", default="bottom", choices=list(MASKS), help="which pixels are hidden (default bottom)")
-    p.add_argument("-n", type=int, default=1000, help="images completed, from the start of the split (default 1000)")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="(default test)")
+    p.add_argument(
+        "--mask",
+        default="bottom",
+        choices=list(MASKS),
+        help="which pixels are hidden (default bottom)",
+    )
+    p.add_argument(
+        "-n",
+        type=int,
+        default=1000,
+        help="images completed, from the start of the split (default 1000)",
+    )
+    p.add_argument(
+        "--split", default="test", choices=("train", "valid", "test"), help="(default test)"
+    )
     p.add_argument("--steps", type=int, default=300, help="Adam steps on z (default 300)")
-    p.add_argument("--restarts", type=int, default=8, help="starting points per image; the best fit wins (default 8)")
+    p.add_argument(
+        "--restarts",
+        type=int,
+        default=8,
+        help="starting points per image; the best fit wins (default 8)",
+    )
     p.add_argument("--lr", type=float, default=0.05, help="Adam's step size on z (default 0.05)")
-    p.add_argument("--realism", type=float, default=0.0, help="weight of -log D(G(z)) in the search (default 0)")
+    p.add_argument(
+        "--realism",
+        type=float,
+        default=0.0,
+        help="weight of -log D(G(z)) in the search (default 0)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cols", type=int, default=10, help="images in the figure (default 10)")
     p.add_argument("--out", help="folder for MASK.png and MASK.json (default RUN/inpaint)")
-    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
+    p.add_argument(
+        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_inpaint)
 
-    p = sub.add_parser("encoder", help="fit an inference network E(x) -> z to a trained G (section 7)",
-                       description="Fit E by regression on pairs (G(z), z) with G frozen, measure the R^2 of z "
-                                   "recovered from G(z) and the 1-nearest-neighbour label accuracy of E(x) on the "
-                                   "test images; writes RUN/encoder/.")
+    p = sub.add_parser(
+        "encoder",
+        help="fit an inference network E(x) -> z to a trained G (section 7)",
+        description="Fit E by regression on pairs (G(z), z) with G frozen, measure the R^2 of z "
+        "recovered from G(z) and the 1-nearest-neighbour label accuracy of E(x) on the "
+        "test images; writes RUN/encoder/.",
+    )
     p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
     p.add_argument("--steps", type=int, default=10_000, help="Adam steps (default 10000)")
     p.add_argument("--batch", type=int, default=100, help="pairs per step (default 100)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
-    p.add_argument("--hidden", default="1200,1200", help="E's hidden layer widths (default 1200,1200)")
+    p.add_argument(
+        "--hidden", default="1200,1200", help="E's hidden layer widths (default 1200,1200)"
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
+    p.add_argument(
+        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_encoder)
@@ -634,24 +997,47 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("encode", help="write E(x) of a split's images, E the run's fitted encoder")
     p.add_argument("run", help="a run folder with a fitted encoder (advnets encoder)")
     p.add_argument("--npy", required=True, help="NumPy .npy file to write the codes to")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="(default test)")
+    p.add_argument(
+        "--split", default="test", choices=("train", "valid", "test"), help="(default test)"
+    )
     p.add_argument("-n", type=int, default=None, help="the first N images only (default all)")
-    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
+    p.add_argument(
+        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
+    )
     p.set_defaults(func=cmd_encode)
 
-    p = sub.add_parser("classify", help="semi-supervised classification from a run's D (section 7)",
-                       description="Test error of a semi-supervised run's D, of logistic regression on any run's "
-                                   "D features, and of D's architecture trained on the labelled images alone, all "
-                                   "from the same class-balanced labelled training images; writes RUN/classify/.")
+    p = sub.add_parser(
+        "classify",
+        help="semi-supervised classification from a run's D (section 7)",
+        description="Test error of a semi-supervised run's D, of logistic regression on any run's "
+        "D features, and of D's architecture trained on the labelled images alone, all "
+        "from the same class-balanced labelled training images; writes RUN/classify/.",
+    )
     p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
-    p.add_argument("--labels-per-class", type=int, default=None,
-                   help="labelled images per class (default: the run's semi.labels_per_class, else 10)")
-    p.add_argument("--label-seed", type=int, default=None, help="the draw of labelled images (default: the run's)")
+    p.add_argument(
+        "--labels-per-class",
+        type=int,
+        default=None,
+        help="labelled images per class (default: the run's semi.labels_per_class, else 10)",
+    )
+    p.add_argument(
+        "--label-seed",
+        type=int,
+        default=None,
+        help="the draw of labelled images (default: the run's)",
+    )
     p.add_argument("--no-baseline", action="store_true", help="skip the supervised-only baseline")
-    p.add_argument("--baseline-steps", type=int, default=3000, help="Adam steps of the baseline (default 3000)")
-    p.add_argument("--last-iterate", action="store_true",
-                   help="the trained D throughout, not the average of its weights (average.discriminator)")
-    p.add_argument("--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)")
+    p.add_argument(
+        "--baseline-steps", type=int, default=3000, help="Adam steps of the baseline (default 3000)"
+    )
+    p.add_argument(
+        "--last-iterate",
+        action="store_true",
+        help="the trained D throughout, not the average of its weights (average.discriminator)",
+    )
+    p.add_argument(
+        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
+    )
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("info", help="summarise a run")
@@ -690,8 +1076,17 @@ def main(argv: list[str] | None = None) -> int:
     except (cfgmod.ConfigError, RunError, EvaluationError) as err:
         print(f"advnets: error: {err}", file=sys.stderr)
         return 2
-    except (DataNotFoundError, IDXError, OSError, ValueError, ClassifierError, InceptionUnavailable) as err:
-        print(f"advnets: error: {err}", file=sys.stderr)  # OSError: e.g. a full disk while writing a log
+    except (
+        DataNotFoundError,
+        IDXError,
+        OSError,
+        ValueError,
+        ClassifierError,
+        InceptionUnavailable,
+    ) as err:
+        print(
+            f"advnets: error: {err}", file=sys.stderr
+        )  # OSError: e.g. a full disk while writing a log
         return 1
     except Interrupted as err:
         print(f"\nadvnets: {err}", file=sys.stderr)

@@ -18,7 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Union
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,13 +38,22 @@ def _bounds(lo=None, hi=None, *, lo_open=False):
 class DataConfig:
     # images: a folder of your images; array: a .npy/.npz file of yours; cifar10: CIFAR-10's
     # binary files (advnets.data.sources).
-    source: Literal["mnist", "fashion-mnist", "digits", "cifar10", "gaussian-1d", "ring-2d", "grid-2d", "images",
-                    "array"] = "mnist"
+    source: Literal[
+        "mnist",
+        "fashion-mnist",
+        "digits",
+        "cifar10",
+        "gaussian-1d",
+        "ring-2d",
+        "grid-2d",
+        "images",
+        "array",
+    ] = "mnist"
     # Folder holding the IDX files; else $ADVNETS_DATA, else the per-user cache folder.
-    dir: Optional[str] = None
+    dir: str | None = None
     # The folder of images or the array file (images, array); CIFAR-10's folder of .bin files
     # (else dir/cifar-10-batches-bin).
-    path: Optional[str] = None
+    path: str | None = None
     # A folder's images are resized (shorter side) and centre-cropped to image_size x image_size,
     # or with resize = false must already be that size.
     image_size: int = field(default=32, metadata=_bounds(2))
@@ -122,6 +131,7 @@ class DiscriminatorConfig:
 @dataclass
 class PenaltyConfig:
     """Penalties on D's input gradient, added to D's loss (advnets.penalties); 0 turns one off."""
+
     # lambda of WGAN-GP's (||grad D(x_hat)|| - 1)^2 at points between real and generated images
     gradient: float = field(default=0.0, metadata=_bounds(0.0))
     # gamma of R1's (gamma / 2) ||grad D(x)||^2 on real images
@@ -133,7 +143,7 @@ class OptimConfig:
     name: Literal["sgd", "adam"] = "sgd"
     lr: float = field(default=0.1, metadata=_bounds(0.0, lo_open=True))
     # G's own learning rate (two time-scale updates); unset: G uses lr, as in the paper.
-    lr_g: Optional[float] = field(default=None, metadata=_bounds(0.0, lo_open=True))
+    lr_g: float | None = field(default=None, metadata=_bounds(0.0, lo_open=True))
     # The learning rate is divided by lr_decay after every update of that player, down to lr_min.
     lr_decay: float = field(default=1.000004, metadata=_bounds(1.0))
     lr_min: float = field(default=1e-6, metadata=_bounds(0.0))
@@ -151,14 +161,15 @@ class TrainConfig:
     batch_size: int = field(default=100, metadata=_bounds(1))
     epochs: int = field(default=300, metadata=_bounds(1))
     # Stop after this many generator updates in all (counting from the start of the run).
-    max_steps: Optional[int] = field(default=None, metadata=_bounds(1))
+    max_steps: int | None = field(default=None, metadata=_bounds(1))
     # Discriminator steps per generator step (Algorithm 1's k).
     k: int = field(default=1, metadata=_bounds(1))
     # non-saturating: G maximises log D(G(z)); minimax: G minimises log(1 - D(G(z)));
     # feature-matching: G matches the mean of D's last hidden layer on real data (Salimans et al., 2016);
     # hinge, least-squares, wasserstein: those games' D and G losses (advnets.losses).
-    objective: Literal["non-saturating", "minimax", "feature-matching", "hinge", "least-squares",
-                       "wasserstein"] = "non-saturating"
+    objective: Literal[
+        "non-saturating", "minimax", "feature-matching", "hinge", "least-squares", "wasserstein"
+    ] = "non-saturating"
     # simultaneous: both gradients from one minibatch, applied together (the reference code);
     # alternating: Algorithm 1 as printed, k D updates then one G update on fresh noise.
     update: Literal["simultaneous", "alternating"] = "simultaneous"
@@ -176,7 +187,7 @@ class TrainConfig:
     flush_denormal: bool = True
     log_every: int = field(default=100, metadata=_bounds(1))
     # Checkpoint every this many steps; none: at the end of every epoch.
-    checkpoint_every: Optional[int] = field(default=None, metadata=_bounds(1))
+    checkpoint_every: int | None = field(default=None, metadata=_bounds(1))
     # Keep the newest this many checkpoints; the one just written (and verified) is never deleted.
     keep_checkpoints: int = field(default=2, metadata=_bounds(1))
     # Write a sample grid every this many epochs (from a fixed noise batch).
@@ -190,6 +201,7 @@ class TrainConfig:
 class AverageConfig:
     """A running average of G's weights, used for sampling and evaluation (advnets.train.average).
     Training itself is unchanged: D always plays against the current G."""
+
     # none: sample from G as trained; ema: an exponential moving average of G's iterates.
     kind: Literal["none", "ema"] = "none"
     # After the n-th generator step averaged: avg <- avg + w (G - avg), w = max(1 - decay, 1/n).
@@ -198,7 +210,7 @@ class AverageConfig:
     decay: float = field(default=0.9999, metadata=_bounds(0.0, 1.0))
     # The same set as a half-life: the weight of an iterate halves every `half_life` generator
     # steps, i.e. decay = 0.5 ** (1 / half_life); setting either one sets the other.
-    half_life: Optional[float] = field(default=None, metadata=_bounds(0.0, lo_open=True))
+    half_life: float | None = field(default=None, metadata=_bounds(0.0, lo_open=True))
     # The first epoch (0-based) whose iterates are averaged: early ones are far from any good G.
     start_epoch: int = field(default=0, metadata=_bounds(0))
     # Also average D's weights in the same way, after every step: `advnets classify` then scores
@@ -211,6 +223,7 @@ class AverageConfig:
 class ConditionConfig:
     """A class-conditional model p(x | c), the paper's section 7, extension 1 (advnets.nn.mlp).
     The class c is drawn from the training labels' frequencies for G's samples."""
+
     # none: p(x). concat: the one-hot class joins G's noise and D's input (after D's input
     # dropout, so the class is never dropped). projection: G as concat; D adds the inner product
     # of a learned class embedding with its last hidden layer to its logit (Miyato & Koyama, 2018).
@@ -227,6 +240,7 @@ class EncoderConfig:
     BiGAN / ALI (Donahue et al.; Dumoulin et al., 2017): D judges pairs, (x, E(x)) from the data
     against (G(z), z), and G and E play together against it. (To fit E to a finished G instead, by
     regression on (G(z), z): `advnets encoder RUN`.)"""
+
     kind: Literal["none", "bigan"] = "none"
     hidden: list[int] = field(default_factory=lambda: [1200, 1200])
 
@@ -236,6 +250,7 @@ class SemiConfig:
     """Semi-supervised learning, the paper's section 7, extension 4 (advnets.train.semi): D is a
     classifier over the K classes, its "real" logit log sum_k exp(l_k) (Salimans et al., 2016);
     it learns the classes from a few labelled training images and real-vs-generated from all."""
+
     # labelled training images per class (class-balanced); 0: an ordinary, unsupervised GAN
     labels_per_class: int = field(default=0, metadata=_bounds(0))
     # the draw of the labelled images from the training split
@@ -267,8 +282,20 @@ class Config:
 # Fields that may change when a run is resumed: they decide when to stop and what to write,
 # not the mathematics of the steps already taken or still to take.
 RESUMABLE_FIELDS = frozenset(
-    {"train.epochs", "train.max_steps", "train.log_every", "train.checkpoint_every",
-     "train.keep_checkpoints", "train.sample_every", "train.device", "train.nonfinite", "train.tensorboard", "data.dir", "data.download", "data.path"}
+    {
+        "train.epochs",
+        "train.max_steps",
+        "train.log_every",
+        "train.checkpoint_every",
+        "train.keep_checkpoints",
+        "train.sample_every",
+        "train.device",
+        "train.nonfinite",
+        "train.tensorboard",
+        "data.dir",
+        "data.download",
+        "data.path",
+    }
 )
 
 
@@ -313,7 +340,9 @@ def describe_type(tp: Any) -> str:
     elif inner is bool:
         text = "true or false"
     else:
-        text = {"int": "an integer", "float": "a number", "str": "a string"}.get(inner.__name__, inner.__name__)
+        text = {"int": "an integer", "float": "a number", "str": "a string"}.get(
+            inner.__name__, inner.__name__
+        )
     return text + (" or none" if optional else "")
 
 
@@ -321,7 +350,9 @@ def _check_bounds(path: str, value: Any, meta: Any) -> None:
     if value is None or not meta:
         return
     lo, hi, lo_open = meta.get("lo"), meta.get("hi"), meta.get("lo_open")
-    bad = (lo is not None and (value < lo or (lo_open and value == lo))) or (hi is not None and value > hi)
+    bad = (lo is not None and (value < lo or (lo_open and value == lo))) or (
+        hi is not None and value > hi
+    )
     if bad:
         left = "(" if lo_open else "["
         rng = f"{left}{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
@@ -336,7 +367,12 @@ def coerce(path: str, value: Any, tp: Any, *, from_text: bool) -> Any:
     def fail() -> typing.NoReturn:
         raise ConfigError(f"{path} = {value!r} is not valid: expected {expected}")
 
-    if from_text and isinstance(value, str) and optional and value.strip().lower() in ("none", "null"):
+    if (
+        from_text
+        and isinstance(value, str)
+        and optional
+        and value.strip().lower() in ("none", "null")
+    ):
         return None
     if value is None:
         if optional:
@@ -352,7 +388,11 @@ def coerce(path: str, value: Any, tp: Any, *, from_text: bool) -> Any:
         text_form = from_text and isinstance(value, str)
         if not text_form and not isinstance(value, list):
             fail()
-        items = [t.strip() for t in value.strip().strip("[]").split(",") if t.strip()] if text_form else value
+        items = (
+            [t.strip() for t in value.strip().strip("[]").split(",") if t.strip()]
+            if text_form
+            else value
+        )
         try:
             return [coerce(path, v, item_tp, from_text=text_form) for v in items]
         except ConfigError:
@@ -397,21 +437,27 @@ def coerce(path: str, value: Any, tp: Any, *, from_text: bool) -> Any:
 # Building configs
 
 
-def apply(config: Config, values: dict[str, Any], *, source: str, from_text: bool = False) -> Config:
+def apply(
+    config: Config, values: dict[str, Any], *, source: str, from_text: bool = False
+) -> Config:
     """Return a copy of `config` with nested `values` ({section: {field: value}}) merged in."""
     known = field_paths()
     secs = sections()
     new = {name: dataclasses.replace(getattr(config, name)) for name in secs}
     for sec, sub in values.items():
         if sec not in secs:
-            raise ConfigError(f"{source}: unknown section [{sec}]; valid sections: {', '.join(secs)}")
+            raise ConfigError(
+                f"{source}: unknown section [{sec}]; valid sections: {', '.join(secs)}"
+            )
         if not isinstance(sub, dict):
             raise ConfigError(f"{source}: [{sec}] must be a table of fields, got {sub!r}")
         for name, value in sub.items():
             path = f"{sec}.{name}"
             if path not in known:
                 valid = [p.split(".", 1)[1] for p in known if p.startswith(sec + ".")]
-                raise ConfigError(f"{source}: unknown key {path!r}; valid keys of [{sec}]: {', '.join(valid)}")
+                raise ConfigError(
+                    f"{source}: unknown key {path!r}; valid keys of [{sec}]: {', '.join(valid)}"
+                )
             tp, f = known[path]
             parsed = coerce(path, value, tp, from_text=from_text)
             _check_bounds(path, parsed, f.metadata)
@@ -440,92 +486,150 @@ def validate(config: Config) -> None:
     if t.update == "simultaneous" and t.k != 1:
         raise ConfigError(
             f"train.k = {t.k} needs train.update = 'alternating': with 'simultaneous' updates both "
-            "gradients come from one minibatch, so k must be 1")
+            "gradients come from one minibatch, so k must be 1"
+        )
     if config.data.source in TOY_SOURCES and config.generator.output == "sigmoid":
         raise ConfigError(
             f"generator.output = 'sigmoid' cannot fit data.source = {config.data.source!r}, whose values "
-            "are not in [0, 1]: use generator.output = 'linear'")
+            "are not in [0, 1]: use generator.output = 'linear'"
+        )
     if config.condition.kind != "none" and config.data.source in TOY_SOURCES:
         raise ConfigError(
             f"condition.kind = {config.condition.kind!r} needs class labels, and data.source = "
-            f"{config.data.source!r} has none: use mnist, fashion-mnist or digits, or condition.kind = 'none'")
+            f"{config.data.source!r} has none: use mnist, fashion-mnist or digits, or condition.kind = 'none'"
+        )
     if config.condition.auxiliary_weight and config.condition.kind != "projection":
-        raise ConfigError("condition.auxiliary_weight > 0 needs condition.kind = 'projection': with 'concat' D's "
-                          "classifier would see the class it is to predict, and with 'none' G is asked for no class")
+        raise ConfigError(
+            "condition.auxiliary_weight > 0 needs condition.kind = 'projection': with 'concat' D's "
+            "classifier would see the class it is to predict, and with 'none' G is asked for no class"
+        )
     if config.semi.labels_per_class:
         if config.data.source in TOY_SOURCES:
-            raise ConfigError(f"semi.labels_per_class needs class labels, and data.source = {config.data.source!r} "
-                              "has none: use mnist, fashion-mnist, digits, cifar10, or your labelled data")
+            raise ConfigError(
+                f"semi.labels_per_class needs class labels, and data.source = {config.data.source!r} "
+                "has none: use mnist, fashion-mnist, digits, cifar10, or your labelled data"
+            )
         if config.condition.kind != "none":
-            raise ConfigError("semi.labels_per_class > 0 makes D a classifier of x alone: use condition.kind = 'none'")
+            raise ConfigError(
+                "semi.labels_per_class > 0 makes D a classifier of x alone: use condition.kind = 'none'"
+            )
     if config.encoder.kind != "none":
         if config.condition.kind != "none" or config.semi.labels_per_class:
-            raise ConfigError("encoder.kind = 'bigan' trains an unconditional, unsupervised pair: use "
-                              "condition.kind = 'none' and semi.labels_per_class = 0")
+            raise ConfigError(
+                "encoder.kind = 'bigan' trains an unconditional, unsupervised pair: use "
+                "condition.kind = 'none' and semi.labels_per_class = 0"
+            )
         if config.train.objective == "feature-matching":
-            raise ConfigError("encoder.kind = 'bigan' needs an adversarial objective for G and E: use "
-                              "train.objective = 'non-saturating' or 'minimax'")
+            raise ConfigError(
+                "encoder.kind = 'bigan' needs an adversarial objective for G and E: use "
+                "train.objective = 'non-saturating' or 'minimax'"
+            )
         if not config.encoder.hidden or min(config.encoder.hidden) < 1:
-            raise ConfigError(f"encoder.hidden = {config.encoder.hidden} is not valid: give widths >= 1, e.g. 1200,1200")
+            raise ConfigError(
+                f"encoder.hidden = {config.encoder.hidden} is not valid: give widths >= 1, e.g. 1200,1200"
+            )
     if config.train.objective == "feature-matching" and config.condition.kind != "none":
-        raise ConfigError("train.objective = 'feature-matching' matches the features of an unconditional D: "
-                          "use condition.kind = 'none'")
+        raise ConfigError(
+            "train.objective = 'feature-matching' matches the features of an unconditional D: "
+            "use condition.kind = 'none'"
+        )
     if config.average.discriminator and config.average.kind == "none":
-        raise ConfigError("average.discriminator = true averages D like G, so it needs average.kind = "
-                          "\"ema\" (with average.decay or average.half_life)")
+        raise ConfigError(
+            "average.discriminator = true averages D like G, so it needs average.kind = "
+            '"ema" (with average.decay or average.half_life)'
+        )
     h = config.average.half_life
     if h is not None and config.average.decay != 0.5 ** (1.0 / h):
-        raise ConfigError(f"average.half_life = {h} means average.decay = {0.5 ** (1.0 / h)!r}, not "
-                          f"{config.average.decay!r}: set one of them")
+        raise ConfigError(
+            f"average.half_life = {h} means average.decay = {0.5 ** (1.0 / h)!r}, not "
+            f"{config.average.decay!r}: set one of them"
+        )
     objective = config.train.objective
-    if objective not in PAPER_OBJECTIVES and (config.semi.labels_per_class or config.encoder.kind != "none"):
-        raise ConfigError(f"train.objective = {objective!r} is not defined for a semi-supervised D or a BiGAN pair: "
-                          f"use one of {', '.join(PAPER_OBJECTIVES)}")
+    if objective not in PAPER_OBJECTIVES and (
+        config.semi.labels_per_class or config.encoder.kind != "none"
+    ):
+        raise ConfigError(
+            f"train.objective = {objective!r} is not defined for a semi-supervised D or a BiGAN pair: "
+            f"use one of {', '.join(PAPER_OBJECTIVES)}"
+        )
     if (config.penalty.gradient or config.penalty.r1) and config.encoder.kind != "none":
-        raise ConfigError("penalty.gradient and penalty.r1 act on D's gradient in x, and a BiGAN D judges (x, z) "
-                          "pairs: set them to 0 with encoder.kind = 'bigan'")
-    for role, kind in (("generator", config.generator.kind), ("discriminator", config.discriminator.kind)):
+        raise ConfigError(
+            "penalty.gradient and penalty.r1 act on D's gradient in x, and a BiGAN D judges (x, z) "
+            "pairs: set them to 0 with encoder.kind = 'bigan'"
+        )
+    for role, kind in (
+        ("generator", config.generator.kind),
+        ("discriminator", config.discriminator.kind),
+    ):
         if kind == "dcgan" and config.data.source in TOY_SOURCES:
-            raise ConfigError(f"{role}.kind = 'dcgan' is convolutional and needs images; data.source = "
-                              f"{config.data.source!r} is points: use {role}.kind = 'mlp'")
+            raise ConfigError(
+                f"{role}.kind = 'dcgan' is convolutional and needs images; data.source = "
+                f"{config.data.source!r} is points: use {role}.kind = 'mlp'"
+            )
     if config.discriminator.batch_norm and config.discriminator.kind != "dcgan":
-        raise ConfigError("discriminator.batch_norm is for discriminator.kind = 'dcgan'; an mlp D regularises with "
-                          "dropout (input_keep, hidden_keep) or noise")
+        raise ConfigError(
+            "discriminator.batch_norm is for discriminator.kind = 'dcgan'; an mlp D regularises with "
+            "dropout (input_keep, hidden_keep) or noise"
+        )
     if config.discriminator.batch_norm and (config.penalty.gradient or config.penalty.r1):
-        raise ConfigError("penalty.gradient and penalty.r1 need D's output of each image to depend on that image "
-                          "alone; batch norm mixes the batch: set discriminator.batch_norm = false")
+        raise ConfigError(
+            "penalty.gradient and penalty.r1 need D's output of each image to depend on that image "
+            "alone; batch norm mixes the batch: set discriminator.batch_norm = false"
+        )
     if config.discriminator.kind == "dcgan":
         if config.discriminator.unit == "maxout":
-            raise ConfigError("discriminator.kind = 'dcgan' has convolutional units: set discriminator.unit = "
-                              "'leaky_relu' (DCGAN's) or 'relu'")
+            raise ConfigError(
+                "discriminator.kind = 'dcgan' has convolutional units: set discriminator.unit = "
+                "'leaky_relu' (DCGAN's) or 'relu'"
+            )
         if config.condition.kind == "concat" or config.encoder.kind != "none":
-            raise ConfigError("discriminator.kind = 'dcgan' judges images alone: condition it with condition.kind = "
-                              "'projection' (not 'concat'), and use an mlp D for encoder.kind = 'bigan'")
+            raise ConfigError(
+                "discriminator.kind = 'dcgan' judges images alone: condition it with condition.kind = "
+                "'projection' (not 'concat'), and use an mlp D for encoder.kind = 'bigan'"
+            )
     if t.precision == "fp16" and (config.penalty.gradient or config.penalty.r1):
-        raise ConfigError("train.precision = 'fp16' scales the losses for its gradient scaler, and the penalties "
-                          "differentiate D inside the loss: use train.precision = 'bf16' or 'fp32' with penalties")
+        raise ConfigError(
+            "train.precision = 'fp16' scales the losses for its gradient scaler, and the penalties "
+            "differentiate D inside the loss: use train.precision = 'bf16' or 'fp32' with penalties"
+        )
     pack = config.discriminator.pack
     if pack > 1:
-        if (config.discriminator.kind != "mlp" or config.condition.kind != "none" or config.semi.labels_per_class
-                or config.encoder.kind != "none"):
-            raise ConfigError(f"discriminator.pack = {pack} needs an unconditional, unsupervised mlp D: use "
-                              "discriminator.kind = 'mlp', condition.kind = 'none', semi.labels_per_class = 0 and "
-                              "encoder.kind = 'none'")
+        if (
+            config.discriminator.kind != "mlp"
+            or config.condition.kind != "none"
+            or config.semi.labels_per_class
+            or config.encoder.kind != "none"
+        ):
+            raise ConfigError(
+                f"discriminator.pack = {pack} needs an unconditional, unsupervised mlp D: use "
+                "discriminator.kind = 'mlp', condition.kind = 'none', semi.labels_per_class = 0 and "
+                "encoder.kind = 'none'"
+            )
         if config.train.batch_size % pack:
-            raise ConfigError(f"train.batch_size = {config.train.batch_size} is not a multiple of discriminator.pack "
-                              f"= {pack}: D judges the batch in sets of {pack}")
+            raise ConfigError(
+                f"train.batch_size = {config.train.batch_size} is not a multiple of discriminator.pack "
+                f"= {pack}: D judges the batch in sets of {pack}"
+            )
     if config.discriminator.weight_norm and config.discriminator.spectral_norm:
-        raise ConfigError("discriminator.weight_norm and discriminator.spectral_norm both reparametrise D's weights: "
-                          "choose one")
-    if config.discriminator.init == "data" and (config.condition.kind != "none" or config.encoder.kind != "none"):
-        raise ConfigError("discriminator.init = 'data' initialises a D of x alone: use discriminator.init = "
-                          "'pytorch' or 'paper' with condition.kind or encoder.kind set")
+        raise ConfigError(
+            "discriminator.weight_norm and discriminator.spectral_norm both reparametrise D's weights: "
+            "choose one"
+        )
+    if config.discriminator.init == "data" and (
+        config.condition.kind != "none" or config.encoder.kind != "none"
+    ):
+        raise ConfigError(
+            "discriminator.init = 'data' initialises a D of x alone: use discriminator.init = "
+            "'pytorch' or 'paper' with condition.kind or encoder.kind set"
+        )
     if not config.generator.hidden:
         raise ConfigError("generator.hidden must list at least one layer width, e.g. 1200,1200")
     if not config.discriminator.hidden:
         raise ConfigError("discriminator.hidden must list at least one layer width, e.g. 240,240")
-    for path, widths in (("generator.hidden", config.generator.hidden),
-                         ("discriminator.hidden", config.discriminator.hidden)):
+    for path, widths in (
+        ("generator.hidden", config.generator.hidden),
+        ("discriminator.hidden", config.discriminator.hidden),
+    ):
         if any(w < 1 for w in widths):
             raise ConfigError(f"{path} = {widths} is not valid: every width must be >= 1")
 

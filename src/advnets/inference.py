@@ -29,14 +29,24 @@ from advnets.nn.encoder import Encoder
 FOLDER = "encoder"
 
 
-def fit_encoder(trained, *, steps: int = 20_000, batch: int = 100, lr: float = 1e-3,
-                hidden: tuple[int, ...] = (1200, 1200), seed: int = 0, log_every: int | None = None,
-                progress=None) -> tuple[Encoder, list[dict]]:
+def fit_encoder(
+    trained,
+    *,
+    steps: int = 20_000,
+    batch: int = 100,
+    lr: float = 1e-3,
+    hidden: tuple[int, ...] = (1200, 1200),
+    seed: int = 0,
+    log_every: int | None = None,
+    progress=None,
+) -> tuple[Encoder, list[dict]]:
     """E fitted to the trained (frozen) G; returns E and its loss log [{step, loss}], the mean loss
     of every `log_every` steps (default: 20 rows over the fit)."""
     if trained.num_classes:
-        raise ValueError("the inference network predicts the noise of an unconditional G; this run is "
-                         "class-conditional")
+        raise ValueError(
+            "the inference network predicts the noise of an unconditional G; this run is "
+            "class-conditional"
+        )
     if steps < 1 or batch < 1:
         raise ValueError(f"steps = {steps}, batch = {batch}: both must be at least 1")
     g = trained.config.generator
@@ -66,7 +76,11 @@ def fit_encoder(trained, *, steps: int = 20_000, batch: int = 100, lr: float = 1
 
 @torch.no_grad()
 def encode(E: Encoder, x: torch.Tensor, batch: int = 10_000) -> torch.Tensor:
-    return torch.cat([E(chunk) for chunk in x.split(batch)]) if len(x) else x.new_zeros(0, E.out.out_features)
+    return (
+        torch.cat([E(chunk) for chunk in x.split(batch)])
+        if len(x)
+        else x.new_zeros(0, E.out.out_features)
+    )
 
 
 @torch.no_grad()
@@ -79,8 +93,14 @@ def latent_r2(E: Encoder, trained, n: int = 10_000, seed: int = 1) -> float:
     return float(1 - residual / (z.double() - z.double().mean(0)).square().sum())
 
 
-def nearest_neighbour_accuracy(train: torch.Tensor, train_labels: torch.Tensor, test: torch.Tensor,
-                               test_labels: torch.Tensor, metric: str = "euclidean", block: int = 1000) -> float:
+def nearest_neighbour_accuracy(
+    train: torch.Tensor,
+    train_labels: torch.Tensor,
+    test: torch.Tensor,
+    test_labels: torch.Tensor,
+    metric: str = "euclidean",
+    block: int = 1000,
+) -> float:
     """The fraction of test rows whose nearest train row (euclidean or cosine distance) has their label."""
     if metric not in ("euclidean", "cosine"):
         raise ValueError(f"unknown metric {metric!r}; valid: euclidean, cosine")
@@ -101,7 +121,10 @@ def save_encoder(run: str | Path, E: Encoder, record: dict) -> Path:
     """Write RUN/encoder/weights.safetensors, then encoder.json (the record, written last)."""
     folder = Path(run) / FOLDER
     state = {k: v.detach().contiguous() for k, v in E.state_dict().items()}
-    atomic_write_bytes(folder / "weights.safetensors", save_safetensors(state, metadata={"format": "advnets-encoder-1"}))
+    atomic_write_bytes(
+        folder / "weights.safetensors",
+        save_safetensors(state, metadata={"format": "advnets-encoder-1"}),
+    )
     atomic_write_text(folder / "encoder.json", json.dumps(record, indent=2) + "\n")
     return folder
 
@@ -118,8 +141,12 @@ def measure(E: Encoder, trained, data_dir=None) -> dict:
         if train.y is not None:
             f_train, f_test = encode(E, train.x), encode(E, test.x)
             for metric in ("euclidean", "cosine"):
-                out[f"nn1_accuracy_{metric}"] = nearest_neighbour_accuracy(f_train, train.y, f_test, test.y, metric)
-            out["nn1_accuracy_pixels_euclidean"] = nearest_neighbour_accuracy(train.x, train.y, test.x, test.y)
+                out[f"nn1_accuracy_{metric}"] = nearest_neighbour_accuracy(
+                    f_train, train.y, f_test, test.y, metric
+                )
+            out["nn1_accuracy_pixels_euclidean"] = nearest_neighbour_accuracy(
+                train.x, train.y, test.x, test.y
+            )
             out["nn1_rows"] = {"train": len(train), "test": len(test)}
     return out
 
@@ -137,11 +164,22 @@ def load_encoder(run: str | Path) -> tuple[Encoder, dict]:
 
         E = build_encoder(from_dict(meta["config"], source=f"{ckpt}/state.json"), meta["data_dim"])
         checkpoint.load_into(E, own, "encoder", ckpt)
-        return E.eval(), {"trained": "jointly with G (encoder.kind = bigan)", "checkpoint": ckpt.name}
+        return E.eval(), {
+            "trained": "jointly with G (encoder.kind = bigan)",
+            "checkpoint": ckpt.name,
+        }
     folder = ckpt.parent.parent / FOLDER
     if not (folder / "encoder.json").is_file():
-        raise FileNotFoundError(f"{folder} holds no fitted encoder: fit one with 'advnets encoder {run}'")
+        raise FileNotFoundError(
+            f"{folder} holds no fitted encoder: fit one with 'advnets encoder {run}'"
+        )
     record = json.loads((folder / "encoder.json").read_text())
-    E = Encoder(record["data_dim"], record["noise_dim"], record["hidden"], record["activation"], record["prior"])
+    E = Encoder(
+        record["data_dim"],
+        record["noise_dim"],
+        record["hidden"],
+        record["activation"],
+        record["prior"],
+    )
     E.load_state_dict(load_safetensors((folder / "weights.safetensors").read_bytes()))
     return E.eval(), record

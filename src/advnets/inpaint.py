@@ -36,34 +36,59 @@ def visible_mask(kind: str, image_shape: tuple[int, int], n: int, seed: int = 0)
         gen = torch.Generator().manual_seed(seed)
         return (torch.rand(n, h * w, generator=gen) >= 0.5).float()
     rows, cols = torch.arange(h)[:, None], torch.arange(w)[None, :]
-    hidden = {"bottom": rows >= h // 2, "top": rows < h // 2, "left": cols < w // 2, "right": cols >= w // 2,
-              "centre": ((rows - (h - 1) / 2).abs() < h / 4) & ((cols - (w - 1) / 2).abs() < w / 4)}[kind]
+    hidden = {
+        "bottom": rows >= h // 2,
+        "top": rows < h // 2,
+        "left": cols < w // 2,
+        "right": cols >= w // 2,
+        "centre": ((rows - (h - 1) / 2).abs() < h / 4) & ((cols - (w - 1) / 2).abs() < w / 4),
+    }[kind]
     return (~hidden.expand(h, w)).float().reshape(1, h * w).expand(n, -1).contiguous()
 
 
-def complete(G: torch.nn.Module, x: torch.Tensor, visible: torch.Tensor, *, prior: str, noise_dim: int,
-             classes: torch.Tensor | None = None, steps: int = 300, restarts: int = 8, lr: float = 0.05,
-             realism: float = 0.0, D: torch.nn.Module | None = None, seed: int = 0,
-             progress=None) -> tuple[torch.Tensor, torch.Tensor]:
+def complete(
+    G: torch.nn.Module,
+    x: torch.Tensor,
+    visible: torch.Tensor,
+    *,
+    prior: str,
+    noise_dim: int,
+    classes: torch.Tensor | None = None,
+    steps: int = 300,
+    restarts: int = 8,
+    lr: float = 0.05,
+    realism: float = 0.0,
+    D: torch.nn.Module | None = None,
+    seed: int = 0,
+    progress=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(completed images [n, D], G's images at the chosen z [n, D]) for images x [n, D] seen through
     `visible` [n, D]. `classes` [n] for a conditional G; `realism` > 0 needs D."""
     if realism > 0 and D is None:
         raise ValueError("realism > 0 weighs -log D(G(z)): pass the discriminator D")
     if steps < 0 or restarts < 1:
-        raise ValueError(f"steps = {steps}, restarts = {restarts}: need steps >= 0 and restarts >= 1")
+        raise ValueError(
+            f"steps = {steps}, restarts = {restarts}: need steps >= 0 and restarts >= 1"
+        )
     n = len(x)
     gen = torch.Generator().manual_seed(seed)
-    z = sample_noise(prior, n * restarts, noise_dim, generator=gen).requires_grad_(True)  # [n * restarts, noise]
+    z = sample_noise(prior, n * restarts, noise_dim, generator=gen).requires_grad_(
+        True
+    )  # [n * restarts, noise]
     target, seen = x.repeat_interleave(restarts, 0), visible.repeat_interleave(restarts, 0)
     c = classes.repeat_interleave(restarts, 0) if classes is not None else None
-    bound = math.sqrt(3.0) if prior == "uniform" else None  # stay inside the uniform prior's support
+    bound = (
+        math.sqrt(3.0) if prior == "uniform" else None
+    )  # stay inside the uniform prior's support
     opt = torch.optim.Adam([z], lr=lr)
     for _ in range(steps):
         image = G(z, c) if c is not None else G(z)
         loss = ((image - target) * seen).square().sum()
         if realism > 0:
             logits = D(image, c) if c is not None else D(image)
-            if logits.ndim == 2:  # a semi-supervised D's class logits: its real logit is their log-sum-exp
+            if (
+                logits.ndim == 2
+            ):  # a semi-supervised D's class logits: its real logit is their log-sum-exp
                 logits = torch.logsumexp(logits, 1)
             loss = loss + realism * torch.nn.functional.softplus(-logits).sum()
         (grad,) = torch.autograd.grad(loss, z)  # G and D keep no gradients
@@ -83,7 +108,9 @@ def complete(G: torch.nn.Module, x: torch.Tensor, visible: torch.Tensor, *, prio
 
 
 @torch.no_grad()
-def nearest_fill(images: torch.Tensor, visible: torch.Tensor, train: torch.Tensor, block: int = 500) -> torch.Tensor:
+def nearest_fill(
+    images: torch.Tensor, visible: torch.Tensor, train: torch.Tensor, block: int = 500
+) -> torch.Tensor:
     """The baseline without G: each image's hidden pixels taken from the training image nearest to
     it on its visible pixels."""
     out = []
@@ -95,31 +122,71 @@ def nearest_fill(images: torch.Tensor, visible: torch.Tensor, train: torch.Tenso
     return torch.cat(out)
 
 
-def inpainting_report(trained, images: torch.Tensor, labels: torch.Tensor | None, source: str, mask: str, *,
-                      steps: int = 300, restarts: int = 8, lr: float = 0.05, realism: float = 0.0, D=None,
-                      seed: int = 0, batch: int = 250, train: torch.Tensor | None = None,
-                      progress=None) -> tuple[dict, torch.Tensor, torch.Tensor]:
+def inpainting_report(
+    trained,
+    images: torch.Tensor,
+    labels: torch.Tensor | None,
+    source: str,
+    mask: str,
+    *,
+    steps: int = 300,
+    restarts: int = 8,
+    lr: float = 0.05,
+    realism: float = 0.0,
+    D=None,
+    seed: int = 0,
+    batch: int = 250,
+    train: torch.Tensor | None = None,
+    progress=None,
+) -> tuple[dict, torch.Tensor, torch.Tensor]:
     """Complete `images` [n, D] of `source` hidden by `mask` with the trained G; with labels and a
     shipped classifier for `source`, its accuracy on the images whole, as seen (hidden pixels 0),
     completed, and (given the `train` images) completed from the nearest training image instead.
     Returns (report, the visible mask [n, D], the completions [n, D])."""
     if trained.num_classes:
-        raise ValueError("inpainting searches the noise of an unconditional G; this run is class-conditional "
-                         "(its class would have to be known, or searched as well)")
+        raise ValueError(
+            "inpainting searches the noise of an unconditional G; this run is class-conditional "
+            "(its class would have to be known, or searched as well)"
+        )
     if not trained.image_shape:
         raise ValueError(f"inpainting completes images; {source} holds points")
     g = trained.config.generator
     visible = visible_mask(mask, trained.image_shape, len(images), seed)
-    done = [complete(trained.G, xb, vb, prior=g.prior, noise_dim=g.noise_dim, steps=steps, restarts=restarts,
-                     lr=lr, realism=realism, D=D, seed=seed + i, progress=progress)[0]
-            for i, (xb, vb) in enumerate(zip(images.split(batch), visible.split(batch)))]
+    done = [
+        complete(
+            trained.G,
+            xb,
+            vb,
+            prior=g.prior,
+            noise_dim=g.noise_dim,
+            steps=steps,
+            restarts=restarts,
+            lr=lr,
+            realism=realism,
+            D=D,
+            seed=seed + i,
+            progress=progress,
+        )[0]
+        for i, (xb, vb) in enumerate(zip(images.split(batch), visible.split(batch)))
+    ]
     completed, seen = torch.cat(done), visible * images
     hidden = 1 - visible
-    report = {"mask": mask, "mask_meaning": MASKS[mask], "images": len(images), "steps": steps, "restarts": restarts,
-              "lr": lr, "realism": realism, "seed": seed, "hidden_fraction": float(hidden.mean()),
-              # squared error per hidden pixel: of the completion, and of filling with the seen images' mean
-              "hidden_mse": float(((completed - images) * hidden).square().sum() / hidden.sum()),
-              "hidden_mse_mean_fill": float(((images.mean(0) - images) * hidden).square().sum() / hidden.sum())}
+    report = {
+        "mask": mask,
+        "mask_meaning": MASKS[mask],
+        "images": len(images),
+        "steps": steps,
+        "restarts": restarts,
+        "lr": lr,
+        "realism": realism,
+        "seed": seed,
+        "hidden_fraction": float(hidden.mean()),
+        # squared error per hidden pixel: of the completion, and of filling with the seen images' mean
+        "hidden_mse": float(((completed - images) * hidden).square().sum() / hidden.sum()),
+        "hidden_mse_mean_fill": float(
+            ((images.mean(0) - images) * hidden).square().sum() / hidden.sum()
+        ),
+    }
     from advnets.metrics.classifier import SHIPPED, load_classifier
 
     if labels is not None and source in SHIPPED and trained.image_shape == (28, 28):

@@ -41,7 +41,9 @@ def generator_hinge(fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()
 
 
-def discriminator_least_squares(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def discriminator_least_squares(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor
+) -> torch.Tensor:
     """(1/2) mean (l(x) - 1)^2 + (1/2) mean l(G(z))^2: targets 1 for data, 0 for samples (Mao et al. 2017)."""
     return 0.5 * ((real_logits - 1.0).square().mean() + fake_logits.square().mean())
 
@@ -84,12 +86,18 @@ def feature_matching(real_features: torch.Tensor, fake_features: torch.Tensor) -
     return (real_features.mean(0) - fake_features.mean(0)).square().mean()
 
 
-def semi_supervised_discriminator_loss(labelled_logits: torch.Tensor, labels: torch.Tensor,
-                                       real_logits: torch.Tensor, fake_logits: torch.Tensor,
-                                       unsupervised_weight: float = 1.0) -> torch.Tensor:
+def semi_supervised_discriminator_loss(
+    labelled_logits: torch.Tensor,
+    labels: torch.Tensor,
+    real_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    unsupervised_weight: float = 1.0,
+) -> torch.Tensor:
     """The K-class discriminator's loss (Salimans et al., 2016): cross-entropy on labelled images
     [B, K], plus real vs generated with D(x) = Z / (Z + 1), Z = sum_k exp(l_k), i.e. the
     adversarial logit log Z, on unlabelled real and generated images [B, K]."""
     supervised = F.cross_entropy(labelled_logits, labels)
-    unsupervised = discriminator_loss(torch.logsumexp(real_logits, 1), torch.logsumexp(fake_logits, 1))
+    unsupervised = discriminator_loss(
+        torch.logsumexp(real_logits, 1), torch.logsumexp(fake_logits, 1)
+    )
     return supervised + unsupervised_weight * unsupervised

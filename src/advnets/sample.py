@@ -39,10 +39,14 @@ class TrainedGenerator:
         if label is None:
             return
         if not self.num_classes:
-            raise ValueError(f"{self.checkpoint} is not a class-conditional model (condition.kind = none): "
-                             "it cannot be asked for a label")
+            raise ValueError(
+                f"{self.checkpoint} is not a class-conditional model (condition.kind = none): "
+                "it cannot be asked for a label"
+            )
         if not 0 <= label < self.num_classes:
-            raise ValueError(f"label {label} is not a class of this model: expected 0 to {self.num_classes - 1}")
+            raise ValueError(
+                f"label {label} is not a class of this model: expected 0 to {self.num_classes - 1}"
+            )
 
     def classes(self, n: int, label: int | None = None, generator: torch.Generator | None = None):
         """n classes to ask G for: all `label`, or drawn from p(c); None for an unconditional G."""
@@ -54,8 +58,14 @@ class TrainedGenerator:
         return sample_classes(self.class_frequencies, n, generator=generator)
 
     @torch.no_grad()
-    def sample_with_classes(self, n: int, seed: int = 0, label: int | None = None, batch: int = 10_000,
-                            truncation: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def sample_with_classes(
+        self,
+        n: int,
+        seed: int = 0,
+        label: int | None = None,
+        batch: int = 10_000,
+        truncation: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """n samples [n, D] (float32, CPU) and the classes [n] they were asked for (None when the
         model is unconditional). The same seed gives the same samples: the noise comes first from
         the seeded generator, then the classes (all `label` when given, else drawn from p(c)).
@@ -72,8 +82,14 @@ class TrainedGenerator:
         cs = c.to(device).split(batch) if c is not None else [None] * len(zs)
         return torch.cat([self.G(zi.to(device), ci).cpu() for zi, ci in zip(zs, cs)]), c
 
-    def sample(self, n: int, seed: int = 0, label: int | None = None, batch: int = 10_000,
-               truncation: float = 1.0) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        seed: int = 0,
+        label: int | None = None,
+        batch: int = 10_000,
+        truncation: float = 1.0,
+    ) -> torch.Tensor:
         """n samples [n, D] (float32, CPU); the same seed gives the same samples."""
         return self.sample_with_classes(n, seed, label, batch, truncation)[0]
 
@@ -84,8 +100,10 @@ def check_truncation(psi: float) -> None:
     ψ = 1 is the model itself; a smaller ψ trades variety for typical samples. ψ > 1 would ask G
     about noise it never saw in training (outside the uniform prior's support), so it is refused."""
     if not isinstance(psi, (int, float)) or not 0 < psi <= 1:
-        raise ValueError(f"truncation = {psi!r}: expected a number in (0, 1]; 1 samples the prior itself, "
-                         "smaller values shrink the noise toward the prior's centre")
+        raise ValueError(
+            f"truncation = {psi!r}: expected a number in (0, 1]; 1 samples the prior itself, "
+            "smaller values shrink the noise toward the prior's centre"
+        )
 
 
 def _load(path: str | Path):
@@ -104,32 +122,57 @@ def load_generator(path: str | Path, device: str = "cpu", average: bool = True) 
     folder, weights, meta, config = _load(path)
     freqs = meta.get("class_frequencies")
     shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
-    G = build_generator(config.generator, meta["data_dim"], num_classes=len(freqs) if freqs else 0, image_shape=shape)
+    G = build_generator(
+        config.generator,
+        meta["data_dim"],
+        num_classes=len(freqs) if freqs else 0,
+        image_shape=shape,
+    )
     averaged = average and bool(meta.get("average_count"))
     prefix = checkpoint.AVERAGE_PREFIX if averaged else "generator"
     checkpoint.load_into(G, checkpoint.split_weights(weights, prefix), prefix, folder)
     G.to(device).eval()
-    return TrainedGenerator(G, config, shape, meta["step"], folder, averaged,
-                            torch.tensor(freqs, dtype=torch.float64) if freqs else None)
+    return TrainedGenerator(
+        G,
+        config,
+        shape,
+        meta["step"],
+        folder,
+        averaged,
+        torch.tensor(freqs, dtype=torch.float64) if freqs else None,
+    )
 
 
-def load_discriminator(path: str | Path, device: str = "cpu", average: bool = False) -> Discriminator:
+def load_discriminator(
+    path: str | Path, device: str = "cpu", average: bool = False
+) -> Discriminator:
     """The discriminator of a run folder or checkpoint folder, in eval mode (no dropout): the
     trained D, or with `average` the average of its weights where the run keeps one
     (average.discriminator)."""
     folder, weights, meta, config = _load(path)
     prefix = "discriminator"
-    if average and meta.get("average_count") and any(k.startswith(checkpoint.D_AVERAGE_PREFIX + ".") for k in weights):
+    if (
+        average
+        and meta.get("average_count")
+        and any(k.startswith(checkpoint.D_AVERAGE_PREFIX + ".") for k in weights)
+    ):
         prefix = checkpoint.D_AVERAGE_PREFIX
     freqs = meta.get("class_frequencies")
     state = checkpoint.split_weights(weights, prefix)
     last = max(int(k.split(".")[1]) for k in state if k.startswith("net."))  # D's output layer
-    outputs = next(v.shape[0] for k, v in state.items() if k.startswith(f"net.{last}.") and v.ndim == 2)
-    D = build_discriminator(config.discriminator, meta["data_dim"], num_classes=len(freqs) if freqs else 0,
-                            condition=config.condition.kind, outputs=outputs,  # K: semi-supervised
-                            auxiliary=config.condition.auxiliary_weight > 0,
-                            extra_dim=config.generator.noise_dim if config.encoder.kind == "bigan" else 0,
-                            image_shape=tuple(meta["image_shape"]) if meta.get("image_shape") else None)
+    outputs = next(
+        v.shape[0] for k, v in state.items() if k.startswith(f"net.{last}.") and v.ndim == 2
+    )
+    D = build_discriminator(
+        config.discriminator,
+        meta["data_dim"],
+        num_classes=len(freqs) if freqs else 0,
+        condition=config.condition.kind,
+        outputs=outputs,  # K: semi-supervised
+        auxiliary=config.condition.auxiliary_weight > 0,
+        extra_dim=config.generator.noise_dim if config.encoder.kind == "bigan" else 0,
+        image_shape=tuple(meta["image_shape"]) if meta.get("image_shape") else None,
+    )
     checkpoint.load_into(D, state, prefix, folder)
     D.averaged = prefix == checkpoint.D_AVERAGE_PREFIX
     return D.to(device).eval()

@@ -26,7 +26,9 @@ def labelled_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Te
     for c in range(int(labels.max()) + 1):
         rows = (labels == c).nonzero().squeeze(1)
         if len(rows) < per_class:
-            raise ValueError(f"class {c} has {len(rows)} training rows, fewer than labels_per_class = {per_class}")
+            raise ValueError(
+                f"class {c} has {len(rows)} training rows, fewer than labels_per_class = {per_class}"
+            )
         chosen.append(rows[torch.randperm(len(rows), generator=gen)[:per_class]])
     return torch.cat(chosen).sort().values
 
@@ -34,7 +36,9 @@ def labelled_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Te
 @torch.no_grad()
 def error_rate(logits_fn, x: torch.Tensor, y: torch.Tensor, batch: int = 2000) -> float:
     """The fraction of rows whose largest logit is not their label."""
-    wrong = sum(int((logits_fn(xb).argmax(1) != yb).sum()) for xb, yb in zip(x.split(batch), y.split(batch)))
+    wrong = sum(
+        int((logits_fn(xb).argmax(1) != yb).sum()) for xb, yb in zip(x.split(batch), y.split(batch))
+    )
     return wrong / len(x)
 
 
@@ -51,8 +55,18 @@ def feature_classifier_error(D, labelled_x, labelled_y, test_x, test_y, c: float
     return float((clf.predict(scale.transform(f_test)) != test_y.numpy()).mean())
 
 
-def supervised_baseline(build_d, labelled_x, labelled_y, test_x, test_y, *, steps: int = 3000, lr: float = 1e-3,
-                        batch: int = 100, seed: int = 0) -> float:
+def supervised_baseline(
+    build_d,
+    labelled_x,
+    labelled_y,
+    test_x,
+    test_y,
+    *,
+    steps: int = 3000,
+    lr: float = 1e-3,
+    batch: int = 100,
+    seed: int = 0,
+) -> float:
     """Test error of D's architecture (`build_d()`, K outputs) trained on the labelled images alone,
     with its dropout, Adam, `steps` minibatches drawn with replacement."""
     torch.manual_seed(seed)
@@ -67,9 +81,16 @@ def supervised_baseline(build_d, labelled_x, labelled_y, test_x, test_y, *, step
     return error_rate(net.eval(), test_x, test_y)
 
 
-def classification_report(run, *, labels_per_class: int | None = None, label_seed: int | None = None,
-                          baseline: bool = True, baseline_steps: int = 3000, average: bool = True,
-                          data_dir=None) -> dict:
+def classification_report(
+    run,
+    *,
+    labels_per_class: int | None = None,
+    label_seed: int | None = None,
+    baseline: bool = True,
+    baseline_steps: int = 3000,
+    average: bool = True,
+    data_dir=None,
+) -> dict:
     """Test errors of the run's classifiers and of the supervised baseline on the same labels.
 
     A semi-supervised run uses its own labelled images unless others are asked for; any other run
@@ -86,35 +107,60 @@ def classification_report(run, *, labels_per_class: int | None = None, label_see
     meta = json.loads((folder / "state.json").read_text())
     config = from_dict(meta["config"], source=f"{folder}/state.json")
     if config.condition.kind != "none" or config.encoder.kind != "none":
-        raise ValueError(f"{folder.parent.parent} has a D that judges x together with "
-                         f"{'a class' if config.condition.kind != 'none' else 'a code z (BiGAN)'}; classify needs a "
-                         "D of x alone: an unconditional run, or a semi-supervised one (semi.labels_per_class)")
+        raise ValueError(
+            f"{folder.parent.parent} has a D that judges x together with "
+            f"{'a class' if config.condition.kind != 'none' else 'a code z (BiGAN)'}; classify needs a "
+            "D of x alone: an unconditional run, or a semi-supervised one (semi.labels_per_class)"
+        )
     semi = config.semi
     per_class = labels_per_class or semi.labels_per_class or 10
     seed = label_seed if label_seed is not None else semi.label_seed
-    train, test = load(config.data.source, "train", data_dir), load(config.data.source, "test", data_dir)
+    train, test = (
+        load(config.data.source, "train", data_dir),
+        load(config.data.source, "test", data_dir),
+    )
     if train.y is None:
         raise ValueError(f"{config.data.source} has no class labels to classify")
     rows = labelled_subset(train.y, per_class, seed)
     lab_x, lab_y = train.x[rows], train.y[rows]
     D = load_discriminator(folder, average=average)
-    report = {"run": str(folder.parent.parent), "checkpoint": folder.name, "data": config.data.source,
-              "labels_per_class": per_class, "label_seed": seed, "labelled": len(rows), "test_rows": len(test),
-              "discriminator": "average" if D.averaged else "trained"}
+    report = {
+        "run": str(folder.parent.parent),
+        "checkpoint": folder.name,
+        "data": config.data.source,
+        "labels_per_class": per_class,
+        "label_seed": seed,
+        "labelled": len(rows),
+        "test_rows": len(test),
+        "discriminator": "average" if D.averaged else "trained",
+    }
     own = semi.labels_per_class and per_class == semi.labels_per_class and seed == semi.label_seed
     if semi.labels_per_class:
         report["discriminator_error"] = error_rate(D, test.x, test.y)
         if D.averaged:
-            report["trained_discriminator_error"] = error_rate(load_discriminator(folder), test.x, test.y)
+            report["trained_discriminator_error"] = error_rate(
+                load_discriminator(folder), test.x, test.y
+            )
         report["discriminator_trained_on_these_labels"] = bool(own)
     start = time.perf_counter()
     report["features_error"] = feature_classifier_error(D, lab_x, lab_y, test.x, test.y)
     if baseline:
         classes = int(train.y.max()) + 1
         report["supervised_error"] = supervised_baseline(
-            lambda: build_discriminator(config.discriminator, train.dim, train.x, outputs=classes,
-                                              image_shape=train.image_shape),
-            lab_x, lab_y, test.x, test.y, steps=baseline_steps, seed=seed)
+            lambda: build_discriminator(
+                config.discriminator,
+                train.dim,
+                train.x,
+                outputs=classes,
+                image_shape=train.image_shape,
+            ),
+            lab_x,
+            lab_y,
+            test.x,
+            test.y,
+            steps=baseline_steps,
+            seed=seed,
+        )
         report["supervised_steps"] = baseline_steps
     report["seconds"] = round(time.perf_counter() - start, 1)
     return report

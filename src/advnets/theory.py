@@ -28,7 +28,9 @@ from advnets.io import atomic_write_text
 from advnets.nn import build_discriminator, sample_noise
 
 
-def kde_1d(samples: torch.Tensor, grid: torch.Tensor, bandwidth: float | None = None) -> torch.Tensor:
+def kde_1d(
+    samples: torch.Tensor, grid: torch.Tensor, bandwidth: float | None = None
+) -> torch.Tensor:
     """Gaussian kernel density estimate of 1-D samples [n] (or [n, 1]) on grid points [m], float64.
 
     The default bandwidth is Scott's rule, 1.06 * sd * n^(-1/5)."""
@@ -46,8 +48,9 @@ def _data_sampler(config: Config, gen: torch.Generator):
     return lambda n: toy.sample(n, gen)
 
 
-def train_discriminator(G, config: Config, steps: int = 3000, batch: int = 1000, lr: float = 1e-3,
-                        seed: int = 0) -> torch.nn.Module:
+def train_discriminator(
+    G, config: Config, steps: int = 3000, batch: int = 1000, lr: float = 1e-3, seed: int = 0
+) -> torch.nn.Module:
     """A fresh D (the run's architecture) trained against the frozen G on fresh samples each step."""
     from advnets.losses import discriminator_loss
 
@@ -85,8 +88,15 @@ def default_grid(config: Config, points: int = 801) -> torch.Tensor:
     return torch.linspace(mean - 8 * sd, mean + 8 * sd, points, dtype=torch.float64)
 
 
-def proposition1(G, D, config: Config, grid: torch.Tensor | None = None, n_samples: int = 200_000,
-                 support: float = 0.05, seed: int = 0) -> dict:
+def proposition1(
+    G,
+    D,
+    config: Config,
+    grid: torch.Tensor | None = None,
+    n_samples: int = 200_000,
+    support: float = 0.05,
+    seed: int = 0,
+) -> dict:
     """Largest |D(x) - D*(x)| over grid points where p_data + p_g exceeds `support` x its maximum."""
     grid = default_grid(config) if grid is None else grid
     p_data, p_g, _ = densities(G, config, grid, n_samples, seed)
@@ -96,8 +106,12 @@ def proposition1(G, D, config: Config, grid: torch.Tensor | None = None, n_sampl
     with torch.no_grad():
         d = torch.sigmoid(D(grid[where, None].float())).double()
     err = (d - d_star).abs()
-    return {"max_abs_error": float(err.max()), "mean_abs_error": float(err.mean()),
-            "points": int(where.sum()), "support_fraction": support}
+    return {
+        "max_abs_error": float(err.max()),
+        "mean_abs_error": float(err.mean()),
+        "points": int(where.sum()),
+        "support_fraction": support,
+    }
 
 
 def jsd(p: torch.Tensor, q: torch.Tensor, grid: torch.Tensor) -> float:
@@ -108,8 +122,9 @@ def jsd(p: torch.Tensor, q: torch.Tensor, grid: torch.Tensor) -> float:
     return float(torch.trapezoid(kl_pm, grid) + torch.trapezoid(kl_qm, grid)) / 2
 
 
-def theorem1(G, D, config: Config, grid: torch.Tensor | None = None, n_samples: int = 200_000,
-             seed: int = 0) -> dict:
+def theorem1(
+    G, D, config: Config, grid: torch.Tensor | None = None, n_samples: int = 200_000, seed: int = 0
+) -> dict:
     """V(G, D) by Monte Carlo at the trained D, against -log 4 + 2 JSD(p_data || p_g) on the grid."""
     from advnets.losses import discriminator_loss
 
@@ -121,11 +136,17 @@ def theorem1(G, D, config: Config, grid: torch.Tensor | None = None, n_samples: 
         # V = E log D(x) + E log(1 - D(G(z))) = -2 x the discriminator's loss (0.5 x BCE on each side)
         v = -2 * float(discriminator_loss(real, D(samples[:, None].float())))
     divergence = jsd(p_data, p_g, grid)
-    return {"v": v, "c_of_g": -math.log(4) + 2 * divergence, "jsd": divergence,
-            "difference": v - (-math.log(4) + 2 * divergence)}
+    return {
+        "v": v,
+        "c_of_g": -math.log(4) + 2 * divergence,
+        "jsd": divergence,
+        "difference": v - (-math.log(4) + 2 * divergence),
+    }
 
 
-def checks_with_known_p_g(D, config: Config, x_g: torch.Tensor, log_p_g, n: int = 50_000, seed: int = 0) -> dict:
+def checks_with_known_p_g(
+    D, config: Config, x_g: torch.Tensor, log_p_g, n: int = 50_000, seed: int = 0
+) -> dict:
     """Proposition 1 and Theorem 1 in any dimension, for a G whose density is known in closed form.
 
     `x_g` [n, d] are samples of G and `log_p_g` maps points [m, d] to log p_g. D is compared with
@@ -144,9 +165,14 @@ def checks_with_known_p_g(D, config: Config, x_g: torch.Tensor, log_p_g, n: int 
     v = -2 * float(discriminator_loss(logits[:n], logits[n:]))
     mix = torch.logaddexp(lp, lq) - math.log(2)  # log of the mixture (p_data + p_g) / 2
     divergence = 0.5 * float((lp[:n] - mix[:n]).mean() + (lq[n:] - mix[n:]).mean())
-    return {"mean_abs_error": float(err.mean()), "p95_abs_error": float(err.quantile(0.95)), "v": v,
-            "c_of_g": -math.log(4) + 2 * divergence, "jsd": divergence,
-            "difference": v - (-math.log(4) + 2 * divergence)}
+    return {
+        "mean_abs_error": float(err.mean()),
+        "p95_abs_error": float(err.quantile(0.95)),
+        "v": v,
+        "c_of_g": -math.log(4) + 2 * divergence,
+        "jsd": divergence,
+        "difference": v - (-math.log(4) + 2 * divergence),
+    }
 
 
 def fit(G, config: Config, n_samples: int = 100_000, seed: int = 0) -> dict:
@@ -159,7 +185,12 @@ def fit(G, config: Config, n_samples: int = 100_000, seed: int = 0) -> dict:
     gen = torch.Generator().manual_seed(seed + 3)
     g = config.generator
     with torch.no_grad():
-        x = G(sample_noise(g.prior, n_samples, g.noise_dim, generator=gen)).reshape(-1).double().numpy()
+        x = (
+            G(sample_noise(g.prior, n_samples, g.noise_dim, generator=gen))
+            .reshape(-1)
+            .double()
+            .numpy()
+        )
     mean, sd = toy.means[0][0], toy.std
     reference = stats.norm(mean, sd)
     ks = stats.kstest(x, reference.cdf).statistic
@@ -168,7 +199,12 @@ def fit(G, config: Config, n_samples: int = 100_000, seed: int = 0) -> dict:
     sorted_x = torch.from_numpy(x).sort().values
     f_n = torch.searchsorted(sorted_x, xs, right=True).double() / len(x)
     w1 = float(torch.trapezoid((f_n - torch.from_numpy(reference.cdf(xs.numpy()))).abs(), xs))
-    return {"wasserstein1": w1, "ks": float(ks), "sample_mean": float(x.mean()), "sample_sd": float(x.std())}
+    return {
+        "wasserstein1": w1,
+        "ks": float(ks),
+        "sample_mean": float(x.mean()),
+        "sample_sd": float(x.std()),
+    }
 
 
 def compare_objectives(config: Config, run_root, steps: int, progress: bool = False) -> dict:
@@ -184,8 +220,14 @@ def compare_objectives(config: Config, run_root, steps: int, progress: bool = Fa
     return logs
 
 
-def report(run, out_dir=None, d_steps: int = 3000, objective_steps: int = 300, seed: int = 0,
-           progress: bool = False) -> dict:
+def report(
+    run,
+    out_dir=None,
+    d_steps: int = 3000,
+    objective_steps: int = 300,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict:
     """Every check above for the final generator of a 1-D toy run: a JSON-able dict, and a figure
     (D against D*, p_g against p_data, G's gradient norm under each objective) in `out_dir`."""
     from advnets.figures.plots import _figure, _save
@@ -196,24 +238,37 @@ def report(run, out_dir=None, d_steps: int = 3000, objective_steps: int = 300, s
     config = trained.config
     toy = TOYS.get(config.data.source)
     if toy is None or toy.dim != 1 or len(toy.means) != 1:
-        raise ValueError(f"the theory report needs a run on gaussian-1d; {run} was trained on {config.data.source}")
+        raise ValueError(
+            f"the theory report needs a run on gaussian-1d; {run} was trained on {config.data.source}"
+        )
     out_dir = Path(out_dir) if out_dir else Path(trained.checkpoint).parent.parent / "theory"
     out_dir.mkdir(parents=True, exist_ok=True)
     G = trained.G
     D = train_discriminator(G, config, steps=d_steps, seed=seed)
     grid = default_grid(config)
-    result = {"run": str(run), "step": trained.step, "d_steps": d_steps, "seed": seed,
-              "proposition1": proposition1(G, D, config, grid, n_samples=100_000, seed=seed),
-              "theorem1": theorem1(G, D, config, grid, n_samples=100_000, seed=seed),
-              "fit": fit(G, config, seed=seed)}
-    start = replace(config, generator=replace(config.generator, output_bias_from_data=False),
-                    train=replace(config.train, log_every=10, sample_every=10**6))
+    result = {
+        "run": str(run),
+        "step": trained.step,
+        "d_steps": d_steps,
+        "seed": seed,
+        "proposition1": proposition1(G, D, config, grid, n_samples=100_000, seed=seed),
+        "theorem1": theorem1(G, D, config, grid, n_samples=100_000, seed=seed),
+        "fit": fit(G, config, seed=seed),
+    }
+    start = replace(
+        config,
+        generator=replace(config.generator, output_bias_from_data=False),
+        train=replace(config.train, log_every=10, sample_every=10**6),
+    )
     with tempfile.TemporaryDirectory() as scratch:  # the two short runs are kept as their logs only
         logs = compare_objectives(start, scratch, objective_steps, progress=progress)
-    result["objectives"] = {name: {"first_50_steps_mean_g_grad_norm": _mean(r["g_grad_norm"] for r in rows[:5]),
-                                   "log": [{k: r[k] for k in ("step", "g_loss", "d_fake", "g_grad_norm")}
-                                           for r in rows]}
-                            for name, rows in logs.items()}
+    result["objectives"] = {
+        name: {
+            "first_50_steps_mean_g_grad_norm": _mean(r["g_grad_norm"] for r in rows[:5]),
+            "log": [{k: r[k] for k in ("step", "g_loss", "d_fake", "g_grad_norm")} for r in rows],
+        }
+        for name, rows in logs.items()
+    }
 
     curves = panel_curves(G, D, config, grid, n_samples=100_000, seed=seed)
     p_data, p_g, d = curves["p_data"], curves["p_g"], curves["d"]
@@ -222,7 +277,13 @@ def report(run, out_dir=None, d_steps: int = 3000, objective_steps: int = 300, s
     ax1.plot(grid, p_data, "k:", lw=2, label="p_data")
     ax1.plot(grid, p_g, "g", label="p_g (KDE)")
     ax1.plot(grid, d, "b--", label="D trained against frozen G")
-    ax1.plot(grid, p_data / (p_data + p_g).clamp(min=1e-300), "r", lw=0.8, label="D* = p_data / (p_data + p_g)")
+    ax1.plot(
+        grid,
+        p_data / (p_data + p_g).clamp(min=1e-300),
+        "r",
+        lw=0.8,
+        label="D* = p_data / (p_data + p_g)",
+    )
     ax1.set_title(f"Proposition 1: max |D - D*| = {result['proposition1']['max_abs_error']:.3f}")
     ax1.legend(fontsize=8)
     for name, rows in logs.items():

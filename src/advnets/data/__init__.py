@@ -3,4 +3,4 @@
 from advnets.data.idx import IDXError, read_idx
 from advnets.data.sources import SOURCES, SPLITS, Dataset, from_config, load
 
-__all__ = ["Dataset", "IDXError", "SOURCES", "SPLITS", "from_config", "load", "read_idx"]
+__all__ = ["SOURCES", "SPLITS", "Dataset", "IDXError", "from_config", "load", "read_idx"]

@@ -57,14 +57,26 @@ FILESETS = {
             "http://yann.lecun.com/exdb/mnist/",
         ),
         files={
-            "train-images": IDXFile("train-images-idx3-ubyte", 47040016,
-                                    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-            "train-labels": IDXFile("train-labels-idx1-ubyte", 60008,
-                                    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-            "test-images": IDXFile("t10k-images-idx3-ubyte", 7840016,
-                                   "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-            "test-labels": IDXFile("t10k-labels-idx1-ubyte", 10008,
-                                   "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+            "train-images": IDXFile(
+                "train-images-idx3-ubyte",
+                47040016,
+                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            ),
+            "train-labels": IDXFile(
+                "train-labels-idx1-ubyte",
+                60008,
+                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            ),
+            "test-images": IDXFile(
+                "t10k-images-idx3-ubyte",
+                7840016,
+                "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            ),
+            "test-labels": IDXFile(
+                "t10k-labels-idx1-ubyte",
+                10008,
+                "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+            ),
         },
     ),
     "fashion-mnist": FileSet(
@@ -75,14 +87,26 @@ FILESETS = {
             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
         ),
         files={
-            "train-images": IDXFile("train-images-idx3-ubyte", 47040016,
-                                    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
-            "train-labels": IDXFile("train-labels-idx1-ubyte", 60008,
-                                    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
-            "test-images": IDXFile("t10k-images-idx3-ubyte", 7840016,
-                                   "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
-            "test-labels": IDXFile("t10k-labels-idx1-ubyte", 10008,
-                                   "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+            "train-images": IDXFile(
+                "train-images-idx3-ubyte",
+                47040016,
+                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            ),
+            "train-labels": IDXFile(
+                "train-labels-idx1-ubyte",
+                60008,
+                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            ),
+            "test-images": IDXFile(
+                "t10k-images-idx3-ubyte",
+                7840016,
+                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            ),
+            "test-labels": IDXFile(
+                "t10k-labels-idx1-ubyte",
+                10008,
+                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            ),
         },
         extra_dirs=(DEBIAN_FASHION,),
     ),
@@ -144,10 +168,14 @@ def verify(content: bytes, file: IDXFile, origin: str) -> bytes:
         except (EOFError, OSError, zlib.error) as err:
             raise ChecksumError(f"{origin}: not a valid gzip file ({err})") from None
     if len(content) != file.size:
-        raise ChecksumError(f"{origin}: expected {file.size} bytes of {file.name}, got {len(content)}")
+        raise ChecksumError(
+            f"{origin}: expected {file.size} bytes of {file.name}, got {len(content)}"
+        )
     digest = hashlib.sha256(content).hexdigest()
     if digest != file.sha256:
-        raise ChecksumError(f"{origin}: SHA-256 {digest} does not match {file.name}'s {file.sha256}")
+        raise ChecksumError(
+            f"{origin}: SHA-256 {digest} does not match {file.name}'s {file.sha256}"
+        )
     return content
 
 
@@ -158,8 +186,14 @@ def _fetch(url: str, limit: int, timeout: float, progress: bool) -> bytes:
         if total is not None and total > limit:
             raise ChecksumError(f"{url}: {total} bytes is more than the {limit} expected at most")
         chunks, got = [], 0
-        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
-                  disable=not progress, leave=False) as bar:
+        with tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            desc=url.rsplit("/", 1)[-1],
+            disable=not progress,
+            leave=False,
+        ) as bar:
             while chunk := response.read(1 << 20):
                 got += len(chunk)
                 if got > limit:
@@ -169,8 +203,15 @@ def _fetch(url: str, limit: int, timeout: float, progress: bool) -> bytes:
     return b"".join(chunks)
 
 
-def download_file(fileset: FileSet, key: str, folder: Path, *, mirrors: list[str] | None = None,
-                  timeout: float = 30.0, progress: bool = True) -> tuple[Path | None, list[str]]:
+def download_file(
+    fileset: FileSet,
+    key: str,
+    folder: Path,
+    *,
+    mirrors: list[str] | None = None,
+    timeout: float = 30.0,
+    progress: bool = True,
+) -> tuple[Path | None, list[str]]:
     """Fetch one file from the mirrors in order into `folder`; returns (path or None, errors)."""
     file = fileset.files[key]
     errors = []
@@ -196,8 +237,15 @@ def download_file(fileset: FileSet, key: str, folder: Path, *, mirrors: list[str
     return None, errors
 
 
-def locate(name: str, key: str, data_dir: str | os.PathLike | None = None, *, download: bool = True,
-           mirrors: list[str] | None = None, progress: bool = True) -> Path:
+def locate(
+    name: str,
+    key: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    mirrors: list[str] | None = None,
+    progress: bool = True,
+) -> Path:
     """Path of one IDX file of data set `name` ('mnist' or 'fashion-mnist'), fetching it if needed."""
     fileset = FILESETS[name]
     root = data_root(data_dir)
@@ -206,17 +254,23 @@ def locate(name: str, key: str, data_dir: str | os.PathLike | None = None, *, do
         return found
     errors: list[str] = []
     if download:
-        path, errors = download_file(fileset, key, root / fileset.folder, mirrors=mirrors, progress=progress)
+        path, errors = download_file(
+            fileset, key, root / fileset.folder, mirrors=mirrors, progress=progress
+        )
         if path is not None:
             return path
     file = fileset.files[key]
     looked = "\n".join(f"  {d}" for d in search_dirs(fileset, root))
-    tried = ("\nDownloading failed:\n" + "\n".join(f"  {e}" for e in errors)) if errors else (
-        "\nDownloading is off (data.download = false)." if not download else "")
+    tried = (
+        ("\nDownloading failed:\n" + "\n".join(f"  {e}" for e in errors))
+        if errors
+        else ("\nDownloading is off (data.download = false)." if not download else "")
+    )
     names = ", ".join(f.name + "[.gz]" for f in fileset.files.values())
     raise DataNotFoundError(
         f"{fileset.title} file {file.name}[.gz] not found. Looked in:\n{looked}{tried}\n"
         f"To provide it, put the four {fileset.title} IDX files ({names}) in one of those folders, "
         f"or pass --data-dir DIR (or set {DATA_ENV}=DIR) to a folder holding them"
         + (", or install Debian's package dataset-fashion-mnist" if name == "fashion-mnist" else "")
-        + f"; a mirror can be named with {MIRRORS_ENV}=URL[,URL...].")
+        + f"; a mirror can be named with {MIRRORS_ENV}=URL[,URL...]."
+    )

@@ -40,15 +40,24 @@ def read_bytes(path: str | Path) -> bytes:
     return raw
 
 
-def parse_idx(data: bytes, name: str = "<bytes>", *, expect_dims: int | None = None,
-              expect_shape: tuple[int, ...] | None = None) -> np.ndarray:
+def parse_idx(
+    data: bytes,
+    name: str = "<bytes>",
+    *,
+    expect_dims: int | None = None,
+    expect_shape: tuple[int, ...] | None = None,
+) -> np.ndarray:
     """Parse IDX bytes into an array, validating magic number, dimensions and length."""
     if len(data) < 4:
-        raise IDXError(f"{name}: expected an IDX header of at least 4 bytes, found {len(data)} bytes"
-                       + (" (the file is empty)" if not data else ""))
+        raise IDXError(
+            f"{name}: expected an IDX header of at least 4 bytes, found {len(data)} bytes"
+            + (" (the file is empty)" if not data else "")
+        )
     if data[0] != 0 or data[1] != 0:
-        raise IDXError(f"{name}: expected an IDX magic number starting with two zero bytes, "
-                       f"found 0x{data[0]:02x}{data[1]:02x}; this is not an IDX file")
+        raise IDXError(
+            f"{name}: expected an IDX magic number starting with two zero bytes, "
+            f"found 0x{data[0]:02x}{data[1]:02x}; this is not an IDX file"
+        )
     code, ndim = data[2], data[3]
     if code not in IDX_TYPES:
         valid = ", ".join(f"0x{c:02x}" for c in IDX_TYPES)
@@ -59,8 +68,10 @@ def parse_idx(data: bytes, name: str = "<bytes>", *, expect_dims: int | None = N
         raise IDXError(f"{name}: expected an IDX file of {expect_dims} dimensions, found {ndim}")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise IDXError(f"{name}: expected a header of {header} bytes for {ndim} dimensions, "
-                       f"found only {len(data)} bytes (truncated)")
+        raise IDXError(
+            f"{name}: expected a header of {header} bytes for {ndim} dimensions, "
+            f"found only {len(data)} bytes (truncated)"
+        )
     shape = tuple(int(s) for s in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     if expect_shape is not None and shape[1:] != expect_shape[1:]:
         raise IDXError(f"{name}: expected item shape {expect_shape[1:]}, found {shape[1:]}")
@@ -68,9 +79,15 @@ def parse_idx(data: bytes, name: str = "<bytes>", *, expect_dims: int | None = N
     expected_len = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) != expected_len:
         what = "truncated" if len(data) < expected_len else "has trailing bytes"
-        raise IDXError(f"{name}: expected {expected_len} bytes for shape {shape} of {dtype.name}, "
-                       f"found {len(data)} bytes ({what})")
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+        raise IDXError(
+            f"{name}: expected {expected_len} bytes for shape {shape} of {dtype.name}, "
+            f"found {len(data)} bytes ({what})"
+        )
+    return (
+        np.frombuffer(data, dtype=dtype, offset=header)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
+    )
 
 
 def read_idx(path: str | Path, *, expect_dims: int | None = None) -> np.ndarray:

@@ -33,12 +33,16 @@ def _read(path: Path, size: int, resize: bool) -> np.ndarray:
             img.load()
             rgb = img.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable image ({err}); remove it or convert it to PNG or JPEG") from None
+        raise ValueError(
+            f"{path}: not a readable image ({err}); remove it or convert it to PNG or JPEG"
+        ) from None
     w, h = rgb.size
     if not resize:
         if (w, h) != (size, size):
-            raise ValueError(f"{path}: {w} x {h} pixels, but data.resize = false needs every image to be "
-                             f"data.image_size = {size} square; resize the images or set data.resize = true")
+            raise ValueError(
+                f"{path}: {w} x {h} pixels, but data.resize = false needs every image to be "
+                f"data.image_size = {size} square; resize the images or set data.resize = true"
+            )
         return np.asarray(rgb)
     scale = size / min(w, h)
     rw, rh = max(size, round(w * scale)), max(size, round(h * scale))
@@ -54,16 +58,25 @@ def read_folder(root: str | Path, size: int, color: str = "auto", resize: bool =
         raise ValueError(f"data.path = {str(root)!r} is not a folder of images")
     files = image_files(root)
     if not files:
-        raise ValueError(f"{root}: no images found (looked recursively for {', '.join(EXTENSIONS)})")
+        raise ValueError(
+            f"{root}: no images found (looked recursively for {', '.join(EXTENSIONS)})"
+        )
     arr = np.stack([_read(p, size, resize) for p in files])  # [N, size, size, 3] uint8
-    gray = color == "grayscale" or (color == "auto" and (arr[..., 0] == arr[..., 1]).all()
-                                    and (arr[..., 1] == arr[..., 2]).all())
+    gray = color == "grayscale" or (
+        color == "auto"
+        and (arr[..., 0] == arr[..., 1]).all()
+        and (arr[..., 1] == arr[..., 2]).all()
+    )
     if gray:
         if color == "grayscale":  # ITU-R 601-2 luma, as Pillow's "L"
-            arr = (arr.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
+            arr = (arr.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[
+                ..., None
+            ]
         else:
             arr = arr[..., :1]
-    x = torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)).astype(np.float32) / np.float32(255.0))
+    x = torch.from_numpy(
+        np.ascontiguousarray(arr.transpose(0, 3, 1, 2)).astype(np.float32) / np.float32(255.0)
+    )
     x = x.clamp_(0.0, 1.0).reshape(len(files), -1)
     shape = (size, size) if gray else (3, size, size)
     parents = [p.relative_to(root).parts for p in files]

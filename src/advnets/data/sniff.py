@@ -41,11 +41,18 @@ def defaults_for(path: str, *, with_model: bool) -> dict:
     p = Path(path).expanduser()
     batch = 64
     if p.is_dir() and (p / FILES["train"][0]).is_file():
-        values, n, side, is_image = {"data": {"source": "cifar10", "path": str(p)}}, 40_000, 32, True
+        values, n, side, is_image = (
+            {"data": {"source": "cifar10", "path": str(p)}},
+            40_000,
+            32,
+            True,
+        )
     elif p.is_dir():
         n = len(image_files(p))
         if n == 0:
-            raise ValueError(f"--data {path}: no images found in the folder (looked recursively for PNG, JPEG, ...)")
+            raise ValueError(
+                f"--data {path}: no images found in the folder (looked recursively for PNG, JPEG, ...)"
+            )
         values, side, is_image = {"data": {"source": "images", "path": str(p)}}, 32, True
     elif p.is_file() and p.suffix in (".npy", ".npz"):
         shape = _array_shape(p)
@@ -53,15 +60,19 @@ def defaults_for(path: str, *, with_model: bool) -> dict:
         side = shape[1] if len(shape) == 3 else (shape[2] if len(shape) == 4 else 0)
         values = {"data": {"source": "array", "path": str(p)}}
     else:
-        raise ValueError(f"--data {path}: expected a folder of images, CIFAR-10's folder of .bin files, or a "
-                         ".npy/.npz file")
+        raise ValueError(
+            f"--data {path}: expected a folder of images, CIFAR-10's folder of .bin files, or a "
+            ".npy/.npz file"
+        )
     if not with_model:
         return values
     if is_image:
         widths = _dcgan_widths(side)
         if widths is None:
-            raise ValueError(f"--data {path}: {side}-pixel images cannot be halved for a DCGAN; give --preset "
-                             "with an mlp generator and discriminator")
+            raise ValueError(
+                f"--data {path}: {side}-pixel images cannot be halved for a DCGAN; give --preset "
+                "with an mlp generator and discriminator"
+            )
         values["preset"] = "images-dcgan"
         values["generator"], values["discriminator"] = {"hidden": widths[0]}, {"hidden": widths[1]}
     else:
@@ -72,5 +83,9 @@ def defaults_for(path: str, *, with_model: bool) -> dict:
         batch = 100
     steps_per_epoch = max(1, n // batch)
     epochs = max(1, math.ceil(TARGET_STEPS / steps_per_epoch))
-    values["train"] = {"epochs": epochs, "sample_every": max(1, epochs // GRIDS), "batch_size": min(batch, n)}
+    values["train"] = {
+        "epochs": epochs,
+        "sample_every": max(1, epochs // GRIDS),
+        "batch_size": min(batch, n),
+    }
     return values

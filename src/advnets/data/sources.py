@@ -59,16 +59,24 @@ def _check_split(source: str, split: str) -> None:
 
 def _load_idx(source: str, split: str, data_dir, download_missing: bool, progress: bool) -> Dataset:
     part = "test" if split == "test" else "train"
-    images_path = download.locate(source, f"{part}-images", data_dir, download=download_missing, progress=progress)
-    labels_path = download.locate(source, f"{part}-labels", data_dir, download=download_missing, progress=progress)
+    images_path = download.locate(
+        source, f"{part}-images", data_dir, download=download_missing, progress=progress
+    )
+    labels_path = download.locate(
+        source, f"{part}-labels", data_dir, download=download_missing, progress=progress
+    )
     images = read_idx(images_path, expect_dims=3)
     labels = read_idx(labels_path, expect_dims=1)
     expected = 10_000 if part == "test" else 60_000
     for path, arr in ((images_path, images), (labels_path, labels)):
         if arr.shape[0] != expected or (arr.ndim == 3 and arr.shape[1:] != (28, 28)):
             want = f"({expected}, 28, 28)" if arr.ndim == 3 else f"({expected},)"
-            raise ValueError(f"{path}: expected the {source} {part} set of shape {want}, found {arr.shape}")
-    rows = {"train": slice(0, 50_000), "valid": slice(50_000, 60_000), "test": slice(0, 10_000)}[split]
+            raise ValueError(
+                f"{path}: expected the {source} {part} set of shape {want}, found {arr.shape}"
+            )
+    rows = {"train": slice(0, 50_000), "valid": slice(50_000, 60_000), "test": slice(0, 10_000)}[
+        split
+    ]
     x = torch.from_numpy(images[rows].reshape(-1, 784).astype(np.float32) / np.float32(255.0))
     y = torch.from_numpy(labels[rows].astype(np.int64))
     return Dataset(source, split, x, y, (28, 28))
@@ -116,11 +124,15 @@ def _load_cifar(split: str, data_dir, path) -> Dataset:
 
 def _load_user(source: str, split: str, path, image_size: int, color: str, resize: bool) -> Dataset:
     if split != "train":
-        raise ValueError(f"data.source = {source!r} is your own data, all of it the train split; there is no "
-                         f"{split!r} split to evaluate against")
+        raise ValueError(
+            f"data.source = {source!r} is your own data, all of it the train split; there is no "
+            f"{split!r} split to evaluate against"
+        )
     if not path:
-        raise ValueError(f"data.source = {source!r} needs data.path: the "
-                         f"{'folder of images' if source == 'images' else '.npy or .npz file'}")
+        raise ValueError(
+            f"data.source = {source!r} needs data.path: the "
+            f"{'folder of images' if source == 'images' else '.npy or .npz file'}"
+        )
     if source == "images":
         from advnets.data.images import read_folder
 
@@ -132,9 +144,19 @@ def _load_user(source: str, split: str, path, image_size: int, color: str, resiz
     return Dataset(source, split, x, y, shape)
 
 
-def load(source: str, split: str = "train", data_dir: str | os.PathLike | None = None, *,
-         download_missing: bool = True, toy_size: int = 50_000, progress: bool = True, path: str | None = None,
-         image_size: int = 32, color: str = "auto", resize: bool = True) -> Dataset:
+def load(
+    source: str,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    *,
+    download_missing: bool = True,
+    toy_size: int = 50_000,
+    progress: bool = True,
+    path: str | None = None,
+    image_size: int = 32,
+    color: str = "auto",
+    resize: bool = True,
+) -> Dataset:
     """Load one split of a source (see the module docstring for the splits). `path` is the user's
     folder or array file (images, array) or CIFAR-10's folder; `image_size`, `color` and `resize`
     shape a folder of images."""
@@ -150,8 +172,19 @@ def load(source: str, split: str = "train", data_dir: str | os.PathLike | None =
     return _load_toy(source, split, toy_size)
 
 
-def from_config(cfg, split: str = "train", data_dir: str | os.PathLike | None = None, *,
-                progress: bool = True) -> Dataset:
+def from_config(
+    cfg, split: str = "train", data_dir: str | os.PathLike | None = None, *, progress: bool = True
+) -> Dataset:
     """One split of the data a run's `DataConfig` names (`data_dir` overrides its `dir`)."""
-    return load(cfg.source, split, data_dir or cfg.dir, download_missing=cfg.download, toy_size=cfg.toy_size,
-                progress=progress, path=cfg.path, image_size=cfg.image_size, color=cfg.color, resize=cfg.resize)
+    return load(
+        cfg.source,
+        split,
+        data_dir or cfg.dir,
+        download_missing=cfg.download,
+        toy_size=cfg.toy_size,
+        progress=progress,
+        path=cfg.path,
+        image_size=cfg.image_size,
+        color=cfg.color,
+        resize=cfg.resize,
+    )

@@ -43,15 +43,22 @@ class GaussianMixture:
         x = x.double()
         sq = torch.cdist(x, self.means_tensor()) ** 2  # [n, components]
         log_norm = self.dim * math.log(self.std * math.sqrt(2 * math.pi))
-        return torch.logsumexp(-sq / (2 * self.std**2), dim=1) - math.log(len(self.means)) - log_norm
+        return (
+            torch.logsumexp(-sq / (2 * self.std**2), dim=1) - math.log(len(self.means)) - log_norm
+        )
 
 
 TOYS = {
     "gaussian-1d": GaussianMixture(means=((4.0,),), std=0.5),
     "ring-2d": GaussianMixture(
-        means=tuple((round(math.cos(2 * math.pi * i / 8), 12), round(math.sin(2 * math.pi * i / 8), 12))
-                    for i in range(8)),
-        std=0.01),
-    "grid-2d": GaussianMixture(means=tuple((float(a), float(b)) for a in range(-4, 5, 2) for b in range(-4, 5, 2)),
-                               std=0.05),
+        means=tuple(
+            (round(math.cos(2 * math.pi * i / 8), 12), round(math.sin(2 * math.pi * i / 8), 12))
+            for i in range(8)
+        ),
+        std=0.01,
+    ),
+    "grid-2d": GaussianMixture(
+        means=tuple((float(a), float(b)) for a in range(-4, 5, 2) for b in range(-4, 5, 2)),
+        std=0.05,
+    ),
 }

@@ -13,12 +13,19 @@ from PIL import Image
 from advnets.io import atomic_write_bytes
 
 
-def tile(images: torch.Tensor | np.ndarray, nrow: int | None = None, pad: int = 1, scale: int | None = None) -> np.ndarray:
+def tile(
+    images: torch.Tensor | np.ndarray,
+    nrow: int | None = None,
+    pad: int = 1,
+    scale: int | None = None,
+) -> np.ndarray:
     """Tile images [N, H, W] or colour images [N, 3, H, W], values in [0, 1], into one uint8 array
     ([rows, cols] or [rows, cols, 3]), `nrow` images a row.
 
     `scale` repeats every pixel; by default small images are enlarged to about 28 pixels."""
-    arr = np.asarray(images.detach().cpu() if isinstance(images, torch.Tensor) else images, dtype=np.float32)
+    arr = np.asarray(
+        images.detach().cpu() if isinstance(images, torch.Tensor) else images, dtype=np.float32
+    )
     if arr.ndim == 3:
         arr = arr[..., None]  # [N, H, W, 1]
     else:
@@ -29,7 +36,10 @@ def tile(images: torch.Tensor | np.ndarray, nrow: int | None = None, pad: int = 
     canvas = np.ones((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), dtype=np.float32)
     for i in range(n):
         r, col = divmod(i, nrow)
-        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = arr[i]
+        canvas[
+            pad + r * (h + pad) : pad + r * (h + pad) + h,
+            pad + col * (w + pad) : pad + col * (w + pad) + w,
+        ] = arr[i]
     out = (np.clip(canvas, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     scale = scale or max(1, 28 // max(h, w))
     if scale > 1:
@@ -37,8 +47,12 @@ def tile(images: torch.Tensor | np.ndarray, nrow: int | None = None, pad: int = 
     return out[..., 0] if c == 1 else out
 
 
-def save_grid(images: torch.Tensor | np.ndarray, path: str | Path, nrow: int | None = None,
-              scale: int | None = None) -> None:
+def save_grid(
+    images: torch.Tensor | np.ndarray,
+    path: str | Path,
+    nrow: int | None = None,
+    scale: int | None = None,
+) -> None:
     """Write a PNG grid of images [N, H, W] or [N, 3, H, W] (values in [0, 1]), atomically."""
     arr = tile(images, nrow, scale=scale)
     buf = io.BytesIO()

@@ -10,15 +10,28 @@ import numpy as np
 from advnets.figures.plots import _figure, _save
 
 
-def save_modes_figure(samples: np.ndarray, means: np.ndarray, std: float, coverage: dict, path: str | Path,
-                      title: str = "") -> None:
+def save_modes_figure(
+    samples: np.ndarray,
+    means: np.ndarray,
+    std: float,
+    coverage: dict,
+    path: str | Path,
+    title: str = "",
+) -> None:
     plt = _figure()
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:green", alpha=0.5, lw=0, label="G(z)")
     covered = np.array(coverage["per_mode"]) > 0
     for (mx, my), hit in zip(means, covered):
-        ax.add_patch(plt.Circle((mx, my), coverage["radius_sd"] * std, fill=False, lw=0.8,
-                                color="black" if hit else "tab:red"))
+        ax.add_patch(
+            plt.Circle(
+                (mx, my),
+                coverage["radius_sd"] * std,
+                fill=False,
+                lw=0.8,
+                color="black" if hit else "tab:red",
+            )
+        )
     ax.scatter(*means[covered].T, marker="x", c="black", s=25, label="covered mode")
     if (~covered).any():
         ax.scatter(*means[~covered].T, marker="x", c="tab:red", s=25, label="missed mode")
@@ -27,8 +40,11 @@ def save_modes_figure(samples: np.ndarray, means: np.ndarray, std: float, covera
     ax.set_ylim(-span, span)
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=8)
-    ax.set_title(f"{title}{coverage['modes']} / {coverage['of']} modes, "
-                 f"{100 * coverage['high_quality']:.1f}% high-quality ({coverage['samples']} samples)", fontsize=9)
+    ax.set_title(
+        f"{title}{coverage['modes']} / {coverage['of']} modes, "
+        f"{100 * coverage['high_quality']:.1f}% high-quality ({coverage['samples']} samples)",
+        fontsize=9,
+    )
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

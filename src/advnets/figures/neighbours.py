@@ -14,7 +14,9 @@ from advnets.figures.grid import tile
 from advnets.io import atomic_write_bytes
 
 
-def nearest_neighbours(queries: torch.Tensor, points: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+def nearest_neighbours(
+    queries: torch.Tensor, points: torch.Tensor, batch: int = 1000
+) -> torch.Tensor:
     """Index in `points` [N, D] of the Euclidean nearest neighbour of each query [M, D], [M]."""
     p = points.double()
     p_sq = (p * p).sum(1)
@@ -25,8 +27,9 @@ def nearest_neighbours(queries: torch.Tensor, points: torch.Tensor, batch: int =
     return torch.cat(out)
 
 
-def neighbour_grid(samples: torch.Tensor, train: torch.Tensor, image_shape: tuple[int, int], rows: int,
-                   cols: int) -> tuple[torch.Tensor, torch.Tensor]:
+def neighbour_grid(
+    samples: torch.Tensor, train: torch.Tensor, image_shape: tuple[int, int], rows: int, cols: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Images [rows * cols, *image_shape]: each row holds cols - 1 samples, then the nearest training
     image of the row's last sample. Also returns the training indices used, [rows]."""
     per_row = samples.view(rows, cols - 1, -1)
@@ -35,10 +38,17 @@ def neighbour_grid(samples: torch.Tensor, train: torch.Tensor, image_shape: tupl
     return grid.reshape(rows * cols, *image_shape), idx
 
 
-def save_neighbour_figure(samples: torch.Tensor, train: torch.Tensor, image_shape: tuple[int, int],
-                          path: str | Path, rows: int = 6, cols: int = 6, scale: int = 3) -> torch.Tensor:
+def save_neighbour_figure(
+    samples: torch.Tensor,
+    train: torch.Tensor,
+    image_shape: tuple[int, int],
+    path: str | Path,
+    rows: int = 6,
+    cols: int = 6,
+    scale: int = 3,
+) -> torch.Tensor:
     """Write Figure 2 as a PNG (the neighbour column framed in yellow); returns the indices."""
-    images, idx = neighbour_grid(samples[:rows * (cols - 1)], train, image_shape, rows, cols)
+    images, idx = neighbour_grid(samples[: rows * (cols - 1)], train, image_shape, rows, cols)
     tiled = tile(images, nrow=cols, pad=2, scale=scale)
     rgb = np.repeat(tiled[:, :, None], 3, axis=2) if tiled.ndim == 2 else tiled.copy()
     h, w = image_shape[-2:]
@@ -46,10 +56,10 @@ def save_neighbour_figure(samples: torch.Tensor, train: torch.Tensor, image_shap
     left = (cols - 1) * cell_w  # the pad left of the last column, a frame 2 * scale wide
     for r in range(rows):
         top, bottom = r * (h + 2) * scale, (r * (h + 2) + h + 4) * scale
-        rgb[top:bottom, left:left + 2 * scale] = (255, 200, 0)
-        rgb[top:bottom, left + cell_w:left + cell_w + 2 * scale] = (255, 200, 0)
-        rgb[top:top + 2 * scale, left:left + cell_w + 2 * scale] = (255, 200, 0)
-        rgb[bottom - 2 * scale:bottom, left:left + cell_w + 2 * scale] = (255, 200, 0)
+        rgb[top:bottom, left : left + 2 * scale] = (255, 200, 0)
+        rgb[top:bottom, left + cell_w : left + cell_w + 2 * scale] = (255, 200, 0)
+        rgb[top : top + 2 * scale, left : left + cell_w + 2 * scale] = (255, 200, 0)
+        rgb[bottom - 2 * scale : bottom, left : left + cell_w + 2 * scale] = (255, 200, 0)
     buf = io.BytesIO()
     Image.fromarray(rgb, mode="RGB").save(buf, format="PNG")
     atomic_write_bytes(path, buf.getvalue())

@@ -54,8 +54,14 @@ def save_curves(rows: list[dict], path: str | Path) -> None:
     plt.close(fig)
 
 
-def save_samples(samples: torch.Tensor, image_shape: tuple[int, int] | None, data: torch.Tensor | None,
-                 path: str | Path, nrow: int | None = None, title: str = "") -> None:
+def save_samples(
+    samples: torch.Tensor,
+    image_shape: tuple[int, int] | None,
+    data: torch.Tensor | None,
+    path: str | Path,
+    nrow: int | None = None,
+    title: str = "",
+) -> None:
     """Samples [N, D] as a picture: an image grid, or for point data a plot against 2,000 data points."""
     if image_shape:
         save_grid(samples.view(-1, *image_shape), path, nrow=nrow)

@@ -27,7 +27,9 @@ def panel_curves(G, D, config, grid: torch.Tensor, n_samples: int = 20_000, seed
     return {"p_data": p_data, "p_g": p_g, "d": d}
 
 
-def save_toy1d_figure(checkpoints: list[Path], path: str | Path, lines: int = 40, seed: int = 0) -> None:
+def save_toy1d_figure(
+    checkpoints: list[Path], path: str | Path, lines: int = 40, seed: int = 0
+) -> None:
     """Figure 1 from the given checkpoints of a gaussian-1d run (one panel each)."""
     from advnets.sample import load_discriminator, load_generator
 
@@ -39,9 +41,13 @@ def save_toy1d_figure(checkpoints: list[Path], path: str | Path, lines: int = 40
     for folder in checkpoints:
         trained = load_generator(folder, average=False)  # the G that this D was playing against
         if trained.config.data.source != "gaussian-1d" or trained.config.generator.noise_dim != 1:
-            raise ValueError(f"{folder}: Figure 1 needs a gaussian-1d run with 1-D noise "
-                             f"(this one: {trained.config.data.source}, z of {trained.config.generator.noise_dim})")
-        curves = panel_curves(trained.G, load_discriminator(folder), trained.config, grid, seed=seed)
+            raise ValueError(
+                f"{folder}: Figure 1 needs a gaussian-1d run with 1-D noise "
+                f"(this one: {trained.config.data.source}, z of {trained.config.generator.noise_dim})"
+            )
+        curves = panel_curves(
+            trained.G, load_discriminator(folder), trained.config, grid, seed=seed
+        )
         panels.append((trained, curves))
     # one vertical scale for every panel (they share the y axis), so the z and x lines line up
     top = max(float(max(c["p_data"].max(), c["p_g"].max())) for _, c in panels)
@@ -65,7 +71,12 @@ def save_toy1d_figure(checkpoints: list[Path], path: str | Path, lines: int = 40
         ax.axhline(y_x, color="black", lw=0.8)
         ax.axhline(y_z, color="black", lw=0.8)
         for a, b in zip(z_pos.tolist(), gz.tolist()):
-            ax.annotate("", xy=(b, y_x), xytext=(a, y_z), arrowprops={"arrowstyle": "->", "lw": 0.5, "color": "0.3"})
+            ax.annotate(
+                "",
+                xy=(b, y_x),
+                xytext=(a, y_z),
+                arrowprops={"arrowstyle": "->", "lw": 0.5, "color": "0.3"},
+            )
         ax.text(lo, y_z - 0.06 * top, "z", fontsize=9)
         ax.text(lo, y_x + 0.02 * top, "x", fontsize=9)
         ax.set_xlim(lo, hi)

@@ -23,10 +23,16 @@ FEATURE_DIM = 128
 # data source -> (file in advnets/metrics/weights, its SHA-256, its test accuracy as measured by
 # scripts/train_classifier.py when the file was made)
 SHIPPED = {
-    "mnist": ("mnist-classifier.safetensors",
-              "ecda9c1675c081c510a819178292dcfd200eccb4fa03c151c9b23b3f94eb1511", 0.9957),
-    "fashion-mnist": ("fashion-mnist-classifier.safetensors",
-                      "fd4debef8c8807d24ca30717e9945f141c5e6922d3eea27b243e917a15821163", 0.9205),
+    "mnist": (
+        "mnist-classifier.safetensors",
+        "ecda9c1675c081c510a819178292dcfd200eccb4fa03c151c9b23b3f94eb1511",
+        0.9957,
+    ),
+    "fashion-mnist": (
+        "fashion-mnist-classifier.safetensors",
+        "fd4debef8c8807d24ca30717e9945f141c5e6922d3eea27b243e917a15821163",
+        0.9205,
+    ),
 }
 
 
@@ -40,8 +46,12 @@ class Classifier(nn.Module):
     def __init__(self, classes: int = 10):
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),   # [B, 32, 12, 12]
-            nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2),  # [B, 64, 4, 4]
+            nn.Conv2d(1, 32, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # [B, 32, 12, 12]
+            nn.Conv2d(32, 64, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # [B, 64, 4, 4]
         )
         self.hidden = nn.Linear(64 * 4 * 4, FEATURE_DIM)
         self.dropout = nn.Dropout(0.5)
@@ -65,11 +75,15 @@ class LoadedClassifier:
     test_accuracy: float
 
     @torch.no_grad()
-    def __call__(self, x: torch.Tensor, batch: int = 2000, progress=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, x: torch.Tensor, batch: int = 2000, progress=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(features [N, 128], class probabilities [N, 10]) of images x [N, 784] in [0, 1]."""
         if x.ndim != 2 or x.shape[1] != 784:
-            raise ClassifierError(f"the {self.source} classifier takes 28 x 28 images flattened to [N, 784]; "
-                                  f"got shape {tuple(x.shape)}")
+            raise ClassifierError(
+                f"the {self.source} classifier takes 28 x 28 images flattened to [N, 784]; "
+                f"got shape {tuple(x.shape)}"
+            )
         feats, probs = [], []
         for chunk in x.float().split(batch):
             f = self.net.features(chunk)
@@ -82,14 +96,18 @@ class LoadedClassifier:
 
 def weights_bytes(source: str) -> bytes:
     if source not in SHIPPED:
-        raise ClassifierError(f"no classifier is shipped for data source {source!r}; "
-                              f"classifier metrics are available for: {', '.join(SHIPPED)}")
+        raise ClassifierError(
+            f"no classifier is shipped for data source {source!r}; "
+            f"classifier metrics are available for: {', '.join(SHIPPED)}"
+        )
     name = SHIPPED[source][0]
     try:
         return resources.files("advnets.metrics").joinpath("weights", name).read_bytes()
     except FileNotFoundError as err:
-        raise ClassifierError(f"the {source} classifier weights advnets/metrics/weights/{name} are missing "
-                              "from this installation; reinstall advnets") from err
+        raise ClassifierError(
+            f"the {source} classifier weights advnets/metrics/weights/{name} are missing "
+            "from this installation; reinstall advnets"
+        ) from err
 
 
 def load_classifier(source: str) -> LoadedClassifier:
@@ -100,8 +118,10 @@ def load_classifier(source: str) -> LoadedClassifier:
     name, expected, accuracy = SHIPPED[source]
     digest = hashlib.sha256(blob).hexdigest()
     if digest != expected:
-        raise ClassifierError(f"advnets/metrics/weights/{name} has SHA-256 {digest}, but advnets records "
-                              f"{expected}: the file is damaged or was replaced; reinstall advnets")
+        raise ClassifierError(
+            f"advnets/metrics/weights/{name} has SHA-256 {digest}, but advnets records "
+            f"{expected}: the file is damaged or was replaced; reinstall advnets"
+        )
     net = Classifier()
     net.load_state_dict(load_safetensors(blob))
     net.eval()

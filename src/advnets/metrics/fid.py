@@ -30,7 +30,9 @@ def _psd_sqrt(c: torch.Tensor) -> torch.Tensor:
 
 def frechet_distance(mu_a, cov_a, mu_b, cov_b) -> float:
     """Squared Fréchet distance between N(mu_a, cov_a) and N(mu_b, cov_b)."""
-    mu_a, cov_a, mu_b, cov_b = (torch.as_tensor(t).to(torch.float64) for t in (mu_a, cov_a, mu_b, cov_b))
+    mu_a, cov_a, mu_b, cov_b = (
+        torch.as_tensor(t).to(torch.float64) for t in (mu_a, cov_a, mu_b, cov_b)
+    )
     root_a = _psd_sqrt(cov_a)
     middle = root_a @ cov_b @ root_a
     trace_root = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()

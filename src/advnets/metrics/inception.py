@@ -24,11 +24,14 @@ def _import_fidelity():
     try:
         import torch_fidelity
         from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
-    except Exception as err:  # ImportError, or a torchvision built for another torch failing to load
+    except (
+        Exception
+    ) as err:  # ImportError, or a torchvision built for another torch failing to load
         raise InceptionUnavailable(
             "Inception metrics need the optional extra: pip install 'advnets[inception]' (torch-fidelity "
             f"with a torchvision built for your torch {torch.__version__}); importing it failed: "
-            f"{type(err).__name__}: {err}") from err
+            f"{type(err).__name__}: {err}"
+        ) from err
     return torch_fidelity, URL_INCEPTION_V3
 
 
@@ -41,16 +44,21 @@ def _fetch_weights(url: str) -> Path:
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            torch.hub.download_url_to_file(url, str(path), progress=False)  # writes a temp file, then renames
+            torch.hub.download_url_to_file(
+                url, str(path), progress=False
+            )  # writes a temp file, then renames
         except Exception as err:
             raise InceptionUnavailable(
                 f"could not download the Inception-v3 weights from {url} ({type(err).__name__}: {err}); "
-                f"offline, copy that file to {path}") from err
+                f"offline, copy that file to {path}"
+            ) from err
     try:
         torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise InceptionUnavailable(f"{path} is not a plain tensor file ({type(err).__name__}: {err}); "
-                                   f"delete it and download {url} again") from err
+        raise InceptionUnavailable(
+            f"{path} is not a plain tensor file ({type(err).__name__}: {err}); "
+            f"delete it and download {url} again"
+        ) from err
     return path
 
 
@@ -77,23 +85,37 @@ def check_available(image_shape) -> None:
     _import_fidelity()
 
 
-def inception_metrics(samples: torch.Tensor, real: torch.Tensor, image_shape, wanted, protocol,
-                      progress: bool = True) -> dict:
+def inception_metrics(
+    samples: torch.Tensor, real: torch.Tensor, image_shape, wanted, protocol, progress: bool = True
+) -> dict:
     """{'inception-fid': {...}, 'inception-kid': {...}} for the metrics named in `wanted`."""
     if image_shape is None:
         raise InceptionUnavailable("Inception metrics need images; this data set holds points")
     fidelity, url = _import_fidelity()
     _fetch_weights(url)
     out = fidelity.calculate_metrics(
-        input1=_Images(samples, image_shape), input2=_Images(real, image_shape),
-        cuda=torch.cuda.is_available(), fid="inception-fid" in wanted, kid="inception-kid" in wanted,
-        kid_subsets=protocol.kid_subsets, kid_subset_size=min(protocol.kid_subset_size, len(samples), len(real)),
-        rng_seed=protocol.seed, verbose=progress, cache=False)
-    extractor = {"extractor": f"torch-fidelity {fidelity.__version__} inception-v3-compat", "weights": url}
+        input1=_Images(samples, image_shape),
+        input2=_Images(real, image_shape),
+        cuda=torch.cuda.is_available(),
+        fid="inception-fid" in wanted,
+        kid="inception-kid" in wanted,
+        kid_subsets=protocol.kid_subsets,
+        kid_subset_size=min(protocol.kid_subset_size, len(samples), len(real)),
+        rng_seed=protocol.seed,
+        verbose=progress,
+        cache=False,
+    )
+    extractor = {
+        "extractor": f"torch-fidelity {fidelity.__version__} inception-v3-compat",
+        "weights": url,
+    }
     result = {}
     if "inception-fid" in wanted:
         result["inception-fid"] = {"value": float(out["frechet_inception_distance"]), **extractor}
     if "inception-kid" in wanted:
-        result["inception-kid"] = {"value": float(out["kernel_inception_distance_mean"]),
-                                   "std": float(out["kernel_inception_distance_std"]), **extractor}
+        result["inception-kid"] = {
+            "value": float(out["kernel_inception_distance_mean"]),
+            "std": float(out["kernel_inception_distance_std"]),
+            **extractor,
+        }
     return result

@@ -28,12 +28,16 @@ def mmd2_unbiased(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(within_a + within_b - 2 * k_ab.mean())
 
 
-def kid(features_a, features_b, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+def kid(
+    features_a, features_b, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """(mean, standard deviation) of the unbiased MMD^2 over random subsets of the two sets."""
     a = torch.as_tensor(features_a).to(torch.float64)
     b = torch.as_tensor(features_b).to(torch.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"features must be [n, d] arrays of equal d, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"features must be [n, d] arrays of equal d, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     if subsets < 1:
         raise ValueError(f"subsets must be at least 1, got {subsets}")
     size = min(subset_size, a.shape[0], b.shape[0])

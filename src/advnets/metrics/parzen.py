@@ -27,14 +27,22 @@ DEFAULT_MEMORY_BYTES = 256 * 2**20
 def _as_float64(x: torch.Tensor | np.ndarray, name: str) -> torch.Tensor:
     t = torch.as_tensor(x).to(torch.float64)
     if t.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array [rows, dimensions], found shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name}: expected a 2-D array [rows, dimensions], found shape {tuple(t.shape)}"
+        )
     if not torch.isfinite(t).all():
         raise ValueError(f"{name}: contains NaN or infinite values")
     return t
 
 
-def parzen_log_density(queries, centres, sigmas: float | Sequence[float], *,
-                       memory_bytes: int = DEFAULT_MEMORY_BYTES, progress=None) -> torch.Tensor:
+def parzen_log_density(
+    queries,
+    centres,
+    sigmas: float | Sequence[float],
+    *,
+    memory_bytes: int = DEFAULT_MEMORY_BYTES,
+    progress=None,
+) -> torch.Tensor:
     """log p(x) of every query under the Parzen window on `centres`, for every width in `sigmas`.
 
     queries [m, d], centres [n, d] (any float dtype; computed in float64). Returns float64
@@ -63,15 +71,17 @@ def parzen_log_density(queries, centres, sigmas: float | Sequence[float], *,
     inv_two_var = 1.0 / (2.0 * sig * sig)  # [S]
     out = torch.empty(len(sig), m, dtype=torch.float64)
     for q0 in range(0, m, query_block):
-        xb = x[q0:q0 + query_block]
+        xb = x[q0 : q0 + query_block]
         xb_sq = (xb * xb).sum(1)
         # Online log-sum-exp shared by every sigma: the largest term of each row is the nearest
         # centre's, whatever sigma is, so one running minimum distance offsets all the sums.
         dmin = torch.full((len(xb),), math.inf, dtype=torch.float64)
         acc = torch.zeros(len(sig), len(xb), dtype=torch.float64)
         for c0 in range(0, n, centre_block):
-            mb = mu[c0:c0 + centre_block]
-            dist = torch.addmm(xb_sq[:, None] + mu_sq[None, c0:c0 + centre_block], xb, mb.T, alpha=-2.0)
+            mb = mu[c0 : c0 + centre_block]
+            dist = torch.addmm(
+                xb_sq[:, None] + mu_sq[None, c0 : c0 + centre_block], xb, mb.T, alpha=-2.0
+            )
             dist.clamp_(min=0.0)  # [q, c] squared distances; rounding can dip just below zero
             new_min = torch.minimum(dmin, dist.min(1).values)
             if c0:
@@ -83,8 +93,9 @@ def parzen_log_density(queries, centres, sigmas: float | Sequence[float], *,
                 torch.mul(dist, -a, out=term)
                 acc[s] += term.exp_().sum(1)
         log_norm = d * torch.log(sig * math.sqrt(2 * math.pi))  # [S]
-        out[:, q0:q0 + len(xb)] = (-dmin[None, :] * inv_two_var[:, None] + torch.log(acc)
-                                   - math.log(n) - log_norm[:, None])
+        out[:, q0 : q0 + len(xb)] = (
+            -dmin[None, :] * inv_two_var[:, None] + torch.log(acc) - math.log(n) - log_norm[:, None]
+        )
         if progress is not None:
             progress(len(xb))
     return out[0] if single else out
@@ -103,28 +114,47 @@ class ParzenResult:
     n_test: int
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean, "stderr": self.stderr, "sigma": self.sigma,
-                "valid_means": {f"{s:.6g}": v for s, v in self.valid_means.items()},
-                "n_centres": self.n_centres, "n_valid": self.n_valid, "n_test": self.n_test}
+        return {
+            "mean": self.mean,
+            "stderr": self.stderr,
+            "sigma": self.sigma,
+            "valid_means": {f"{s:.6g}": v for s, v in self.valid_means.items()},
+            "n_centres": self.n_centres,
+            "n_valid": self.n_valid,
+            "n_test": self.n_test,
+        }
 
 
-def parzen_protocol(centres, valid, test, sigmas: Sequence[float] = PAPER_SIGMAS, *,
-                    memory_bytes: int = DEFAULT_MEMORY_BYTES, progress=None) -> ParzenResult:
+def parzen_protocol(
+    centres,
+    valid,
+    test,
+    sigmas: Sequence[float] = PAPER_SIGMAS,
+    *,
+    memory_bytes: int = DEFAULT_MEMORY_BYTES,
+    progress=None,
+) -> ParzenResult:
     """Pick sigma by the mean log-likelihood of `valid`, report `test` mean +- std / sqrt(m).
 
     The reference code (parzen_ll.py) does this with 10,000 samples as `centres`, the first 1,000
     validation images as `valid` and the 10,000 test images as `test`; the caller chooses sizes.
     """
     sigmas = [float(s) for s in sigmas]
-    valid_ll = parzen_log_density(valid, centres, sigmas, memory_bytes=memory_bytes, progress=progress)
+    valid_ll = parzen_log_density(
+        valid, centres, sigmas, memory_bytes=memory_bytes, progress=progress
+    )
     valid_means = valid_ll.mean(1)
     best = int(torch.argmax(valid_means))
-    test_ll = parzen_log_density(test, centres, sigmas[best], memory_bytes=memory_bytes, progress=progress)
+    test_ll = parzen_log_density(
+        test, centres, sigmas[best], memory_bytes=memory_bytes, progress=progress
+    )
     m = test_ll.numel()
     return ParzenResult(
         mean=float(test_ll.mean()),
         stderr=float(test_ll.std(unbiased=False)) / math.sqrt(m),
         sigma=sigmas[best],
         valid_means=dict(zip(sigmas, valid_means.tolist())),
-        n_centres=len(centres), n_valid=len(valid), n_test=m,
+        n_centres=len(centres),
+        n_valid=len(valid),
+        n_test=m,
     )

@@ -21,18 +21,24 @@ def knn_radii(points: torch.Tensor, k: int, memory_bytes: int = 128 * 2**20) -> 
     if not 1 <= k < n:
         raise ValueError(f"k = {k} nearest neighbours need 1 <= k < {n} (the number of points)")
     step = _blocks(n, n, memory_bytes)
-    radii = [torch.cdist(points[i:i + step], points).topk(k + 1, dim=1, largest=False).values[:, k]
-             for i in range(0, n, step)]  # index 0 is the point itself, at distance 0
+    radii = [
+        torch.cdist(points[i : i + step], points).topk(k + 1, dim=1, largest=False).values[:, k]
+        for i in range(0, n, step)
+    ]  # index 0 is the point itself, at distance 0
     return torch.cat(radii)
 
 
-def coverage_fraction(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
-                      memory_bytes: int = 128 * 2**20) -> float:
+def coverage_fraction(
+    queries: torch.Tensor,
+    centres: torch.Tensor,
+    radii: torch.Tensor,
+    memory_bytes: int = 128 * 2**20,
+) -> float:
     """Fraction of queries within radii[j] of some centres[j]."""
     step = _blocks(queries.shape[0], centres.shape[0], memory_bytes)
     inside = 0
     for i in range(0, queries.shape[0], step):
-        inside += int((torch.cdist(queries[i:i + step], centres) <= radii[None, :]).any(1).sum())
+        inside += int((torch.cdist(queries[i : i + step], centres) <= radii[None, :]).any(1).sum())
     return inside / queries.shape[0]
 
 
@@ -41,7 +47,9 @@ def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
     r = torch.as_tensor(real).to(torch.float64)
     f = torch.as_tensor(fake).to(torch.float64)
     if r.ndim != 2 or f.ndim != 2 or r.shape[1] != f.shape[1]:
-        raise ValueError(f"features must be [n, d] arrays of equal d, got {tuple(r.shape)} and {tuple(f.shape)}")
+        raise ValueError(
+            f"features must be [n, d] arrays of equal d, got {tuple(r.shape)} and {tuple(f.shape)}"
+        )
     precision = coverage_fraction(f, r, knn_radii(r, k))
     recall = coverage_fraction(r, f, knn_radii(f, k))
     return precision, recall

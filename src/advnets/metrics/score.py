@@ -18,7 +18,9 @@ def classifier_score(probs, splits: int = 10) -> tuple[float, float]:
     """(mean, standard deviation) of the classifier score over `splits` parts of probs [n, classes]."""
     p = torch.as_tensor(probs).to(torch.float64)
     if p.ndim != 2 or p.shape[0] < splits or splits < 1:
-        raise ValueError(f"need probabilities [n, classes] with n >= splits >= 1; got {tuple(p.shape)}, {splits}")
+        raise ValueError(
+            f"need probabilities [n, classes] with n >= splits >= 1; got {tuple(p.shape)}, {splits}"
+        )
     scores = []
     for part in p.chunk(splits):
         marginal = part.mean(0, keepdim=True)

@@ -2,12 +2,21 @@
 
 from advnets.nn.layers import Maxout, init_uniform_
 from advnets.nn.mlp import (
-           Discriminator,
-           Generator,
-           build_discriminator,
-           build_generator,
+    Discriminator,
+    Generator,
+    build_discriminator,
+    build_generator,
 )
 from advnets.nn.prior import class_frequencies, sample_classes, sample_noise
 
-__all__ = ["Discriminator", "Generator", "Maxout", "build_discriminator", "build_generator",
-           "class_frequencies", "init_uniform_", "sample_classes", "sample_noise"]
+__all__ = [
+    "Discriminator",
+    "Generator",
+    "Maxout",
+    "build_discriminator",
+    "build_generator",
+    "class_frequencies",
+    "init_uniform_",
+    "sample_classes",
+    "sample_noise",
+]

@@ -29,14 +29,21 @@ def start_size(image_shape: tuple[int, ...], stages: int, role: str) -> tuple[in
     s = 2**stages
     if stages < 1 or h % s or w % s:
         fits = [n for n in range(1, 7) if h % 2**n == 0 and w % 2**n == 0 and h // 2**n >= 2]
-        hint = f"give {role}.hidden {' or '.join(map(str, fits))} widths" if fits else "this image size cannot be halved"
-        raise ValueError(f"{role}.hidden = {stages} widths halve the image side {stages} times, and {h} x {w} is not "
-                         f"a multiple of {s} x {s}: {hint}")
+        hint = (
+            f"give {role}.hidden {' or '.join(map(str, fits))} widths"
+            if fits
+            else "this image size cannot be halved"
+        )
+        raise ValueError(
+            f"{role}.hidden = {stages} widths halve the image side {stages} times, and {h} x {w} is not "
+            f"a multiple of {s} x {s}: {hint}"
+        )
     return h // s, w // s
 
 
-def generator_layers(in_dim: int, image_shape: tuple[int, ...], hidden: list[int], activation,
-                     batch_norm: bool) -> tuple[nn.Sequential, nn.Module]:
+def generator_layers(
+    in_dim: int, image_shape: tuple[int, ...], hidden: list[int], activation, batch_norm: bool
+) -> tuple[nn.Sequential, nn.Module]:
     """(body, out) of a DCGAN generator; body(z) is [B, hidden[-1], H/2, W/2], out(body) the image."""
     channels = channels_and_size(image_shape)[0]
     h0, w0 = start_size(image_shape, len(hidden), "generator")
@@ -44,15 +51,29 @@ def generator_layers(in_dim: int, image_shape: tuple[int, ...], hidden: list[int
     def norm(width: int) -> list[nn.Module]:
         return [nn.BatchNorm2d(width)] if batch_norm else []
 
-    layers: list[nn.Module] = [nn.Linear(in_dim, hidden[0] * h0 * w0, bias=not batch_norm),
-                               nn.Unflatten(1, (hidden[0], h0, w0)), *norm(hidden[0]), activation()]
+    layers: list[nn.Module] = [
+        nn.Linear(in_dim, hidden[0] * h0 * w0, bias=not batch_norm),
+        nn.Unflatten(1, (hidden[0], h0, w0)),
+        *norm(hidden[0]),
+        activation(),
+    ]
     for a, b in zip(hidden, hidden[1:]):
-        layers += [nn.ConvTranspose2d(a, b, 4, stride=2, padding=1, bias=not batch_norm), *norm(b), activation()]
+        layers += [
+            nn.ConvTranspose2d(a, b, 4, stride=2, padding=1, bias=not batch_norm),
+            *norm(b),
+            activation(),
+        ]
     return nn.Sequential(*layers), nn.ConvTranspose2d(hidden[-1], channels, 4, stride=2, padding=1)
 
 
-def discriminator_layers(image_shape: tuple[int, ...], hidden: list[int], activation, regulariser,
-                         outputs: int, batch_norm: bool = False) -> tuple[list[nn.Module], int]:
+def discriminator_layers(
+    image_shape: tuple[int, ...],
+    hidden: list[int],
+    activation,
+    regulariser,
+    outputs: int,
+    batch_norm: bool = False,
+) -> tuple[list[nn.Module], int]:
     """D's layers, laid out as the MLP's: [input regulariser, block, regulariser, block, ...,
     regulariser, linear]; the last block ends flattened, so D's features are a [B, width] vector.
     `regulariser(i)` is what the input of block i (i = 0: the image) goes through. With

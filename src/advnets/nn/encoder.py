@@ -17,8 +17,14 @@ class Encoder(nn.Module):
     For the uniform prior U[-sqrt(3), sqrt(3)] the output is sqrt(3) tanh(.), so E(x) stays in the
     prior's support; for the Gaussian prior it is linear."""
 
-    def __init__(self, in_dim: int, noise_dim: int, hidden: list[int], activation: str = "relu",
-                 prior: str = "uniform"):
+    def __init__(
+        self,
+        in_dim: int,
+        noise_dim: int,
+        hidden: list[int],
+        activation: str = "relu",
+        prior: str = "uniform",
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         width = in_dim

@@ -9,8 +9,14 @@ import torch
 PRIORS = ("uniform", "gaussian")
 
 
-def sample_noise(prior: str, n: int, dim: int, *, generator: torch.Generator | None = None,
-                 device: torch.device | str = "cpu") -> torch.Tensor:
+def sample_noise(
+    prior: str,
+    n: int,
+    dim: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """n noise vectors [n, dim] with zero mean and unit variance per coordinate.
 
     uniform: U[-sqrt(3), sqrt(3)] (the reference code's 'uniform' noise); gaussian: N(0, 1).
@@ -23,7 +29,9 @@ def sample_noise(prior: str, n: int, dim: int, *, generator: torch.Generator | N
     raise ValueError(f"unknown noise prior {prior!r}; valid priors: {', '.join(PRIORS)}")
 
 
-def sample_classes(frequencies: torch.Tensor, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_classes(
+    frequencies: torch.Tensor, n: int, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """n classes [n] (int64) drawn with the given class frequencies (the training labels' p(c))."""
     return torch.multinomial(frequencies, n, replacement=True, generator=generator)
 

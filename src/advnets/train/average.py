@@ -43,8 +43,14 @@ class WeightAverage:
         if epoch < self.cfg.start_epoch:
             return
         self.count += 1
-        mine, theirs = self.tensors(), [t.detach() for t in (*source.parameters(), *source.buffers())]
-        torch._foreach_lerp_([mine[i] for i in self._averaged], [theirs[i] for i in self._averaged],
-                             max(1.0 - self.cfg.decay, 1.0 / self.count))
+        mine, theirs = (
+            self.tensors(),
+            [t.detach() for t in (*source.parameters(), *source.buffers())],
+        )
+        torch._foreach_lerp_(
+            [mine[i] for i in self._averaged],
+            [theirs[i] for i in self._averaged],
+            max(1.0 - self.cfg.decay, 1.0 / self.count),
+        )
         for i in self._copied:
             mine[i].copy_(theirs[i])

@@ -40,7 +40,9 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be written or read; the message names the file and what is wrong."""
 
 
-def optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+def optimizer_to_flat(
+    prefix: str, opt: torch.optim.Optimizer
+) -> tuple[dict[str, torch.Tensor], dict]:
     """Split an optimiser's state into tensors (for safetensors) and JSON-able rest."""
     sd = opt.state_dict()
     tensors, plain = {}, {}
@@ -53,12 +55,13 @@ def optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str
     return tensors, {"param_groups": sd["param_groups"], "plain_state": plain}
 
 
-def optimizer_from_flat(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
-                        meta: dict) -> None:
+def optimizer_from_flat(
+    prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict
+) -> None:
     state: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():
         if name.startswith(prefix + "."):
-            idx, key = name[len(prefix) + 1:].split(".", 1)
+            idx, key = name[len(prefix) + 1 :].split(".", 1)
             state.setdefault(int(idx), {})[key] = value
     for name, value in meta["plain_state"].items():
         idx, key = name.split(".", 1)
@@ -66,8 +69,13 @@ def optimizer_from_flat(prefix: str, opt: torch.optim.Optimizer, tensors: dict[s
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def save(folder: Path, weights: dict[str, torch.Tensor], tensors: dict[str, torch.Tensor],
-         meta: dict[str, Any], keep: int) -> Path:
+def save(
+    folder: Path,
+    weights: dict[str, torch.Tensor],
+    tensors: dict[str, torch.Tensor],
+    meta: dict[str, Any],
+    keep: int,
+) -> Path:
     """Write checkpoint `folder` (a child of RUN/checkpoints) atomically, then point `latest` at it,
     then delete all but the newest `keep` checkpoints (never the one just written)."""
     parent = folder.parent
@@ -78,13 +86,20 @@ def save(folder: Path, weights: dict[str, torch.Tensor], tensors: dict[str, torc
             shutil.rmtree(tmp)
         tmp.mkdir()
         contents = {
-            "weights.safetensors": safetensors_bytes({k: v.detach().cpu().contiguous() for k, v in weights.items()},
-                                                     metadata={"format": FORMAT}),
+            "weights.safetensors": safetensors_bytes(
+                {k: v.detach().cpu().contiguous() for k, v in weights.items()},
+                metadata={"format": FORMAT},
+            ),
             "state.safetensors": safetensors_bytes(tensors, metadata={"format": FORMAT}),
             "state.json": json.dumps({"format": FORMAT, **meta}, indent=1).encode(),
         }
-        manifest = {"format": FORMAT, "files": {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-                                                for name, data in contents.items()}}
+        manifest = {
+            "format": FORMAT,
+            "files": {
+                name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                for name, data in contents.items()
+            },
+        }
         contents[MANIFEST] = json.dumps(manifest, indent=1).encode()
         for name, data in contents.items():
             write_durably(tmp / name, data)
@@ -92,11 +107,19 @@ def save(folder: Path, weights: dict[str, torch.Tensor], tensors: dict[str, torc
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         previous = _latest_name(parent)
-        kept = f"the previous checkpoint {parent / previous} is untouched" if previous else "no earlier checkpoint"
-        raise CheckpointError(f"could not write checkpoint {folder}: {err}; {kept}. Free space (or fix the "
-                              f"error) and continue the run with 'advnets train --resume {parent.parent}'") from err
+        kept = (
+            f"the previous checkpoint {parent / previous} is untouched"
+            if previous
+            else "no earlier checkpoint"
+        )
+        raise CheckpointError(
+            f"could not write checkpoint {folder}: {err}; {kept}. Free space (or fix the "
+            f"error) and continue the run with 'advnets train --resume {parent.parent}'"
+        ) from err
     old = parent / f".{folder.name}.old"
-    if folder.exists():  # the same step saved again: set the old copy aside until the new one is in place
+    if (
+        folder.exists()
+    ):  # the same step saved again: set the old copy aside until the new one is in place
         shutil.rmtree(old, ignore_errors=True)
         folder.rename(old)
     tmp.rename(folder)
@@ -118,7 +141,7 @@ def _latest_name(parent: Path) -> str | None:
 def _prune(parent: Path, newest: Path, keep: int) -> None:
     """Keep the newest `keep` checkpoints. `newest` was just verified, so a loadable one always stays."""
     done = sorted(p for p in parent.glob("step-*") if p.is_dir() and p != newest)
-    for old in done[:max(len(done) - (keep - 1), 0)]:
+    for old in done[: max(len(done) - (keep - 1), 0)]:
         shutil.rmtree(old)
 
 
@@ -138,10 +161,13 @@ def resolve(path: str | Path) -> Path:
             return done[-1]
         raise FileNotFoundError(f"{pointer} points to {ckpt}, which is not a complete checkpoint")
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: expected a run folder or a checkpoint folder")
+        raise FileNotFoundError(
+            f"{path} does not exist: expected a run folder or a checkpoint folder"
+        )
     raise FileNotFoundError(
         f"{path} holds no checkpoint: expected a run folder with checkpoints/latest, or a checkpoint "
-        "folder with state.json and weights.safetensors")
+        "folder with state.json and weights.safetensors"
+    )
 
 
 def complete_checkpoints(run: str | Path) -> list[Path]:
@@ -156,15 +182,21 @@ def _complete(folder: Path) -> bool:
 def _read_json(path: Path) -> dict:
     size = path.stat().st_size
     if size > MAX_JSON_BYTES:
-        raise CheckpointError(f"{path} is {size} bytes, larger than any advnets checkpoint writes "
-                              f"({MAX_JSON_BYTES} at most): not an advnets checkpoint file")
+        raise CheckpointError(
+            f"{path} is {size} bytes, larger than any advnets checkpoint writes "
+            f"({MAX_JSON_BYTES} at most): not an advnets checkpoint file"
+        )
     try:
         value = json.loads(path.read_bytes())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path} is not valid JSON ({err}): the checkpoint is damaged") from None
+        raise CheckpointError(
+            f"{path} is not valid JSON ({err}): the checkpoint is damaged"
+        ) from None
     if not isinstance(value, dict):
-        raise CheckpointError(f"{path} holds a JSON {type(value).__name__}, expected an object: not an advnets "
-                              "checkpoint file")
+        raise CheckpointError(
+            f"{path} holds a JSON {type(value).__name__}, expected an object: not an advnets "
+            "checkpoint file"
+        )
     return value
 
 
@@ -184,18 +216,28 @@ def verify(folder: Path) -> None:
     manifest = _read_json(folder / MANIFEST)
     files = manifest.get("files")
     if manifest.get("format") != FORMAT or not isinstance(files, dict) or set(files) != set(FILES):
-        raise CheckpointError(f"{folder / MANIFEST} is not an {FORMAT} manifest listing {', '.join(FILES)}")
+        raise CheckpointError(
+            f"{folder / MANIFEST} is not an {FORMAT} manifest listing {', '.join(FILES)}"
+        )
     for name in FILES:
         path, expected = folder / name, files[name]
         size = path.stat().st_size
         if size != expected.get("bytes"):
-            cut = " (truncated)" if isinstance(expected.get("bytes"), int) and size < expected["bytes"] else ""
-            raise CheckpointError(f"{path} has {size} bytes, its manifest says {expected.get('bytes')}{cut}: "
-                                  "the checkpoint is damaged; resume from an earlier one in "
-                                  f"{folder.parent} or start again")
+            cut = (
+                " (truncated)"
+                if isinstance(expected.get("bytes"), int) and size < expected["bytes"]
+                else ""
+            )
+            raise CheckpointError(
+                f"{path} has {size} bytes, its manifest says {expected.get('bytes')}{cut}: "
+                "the checkpoint is damaged; resume from an earlier one in "
+                f"{folder.parent} or start again"
+            )
         if _sha256(path) != expected.get("sha256"):
-            raise CheckpointError(f"{path} does not match the SHA-256 in its manifest: the file was altered "
-                                  f"or damaged (bytes flipped); resume from an earlier checkpoint in {folder.parent}")
+            raise CheckpointError(
+                f"{path} does not match the SHA-256 in its manifest: the file was altered "
+                f"or damaged (bytes flipped); resume from an earlier checkpoint in {folder.parent}"
+            )
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -204,40 +246,66 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))
     except (SafetensorError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"{path} is not a readable safetensors file ({err}): the checkpoint is damaged "
-                              "or not an advnets checkpoint") from None
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({err}): the checkpoint is damaged "
+            "or not an advnets checkpoint"
+        ) from None
 
 
 def load(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
     verify(folder)
     meta = _read_json(folder / "state.json")
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{folder}/state.json: expected format {FORMAT!r}, found {meta.get('format')!r}")
+        raise CheckpointError(
+            f"{folder}/state.json: expected format {FORMAT!r}, found {meta.get('format')!r}"
+        )
     step = meta.get("step")
-    if not isinstance(step, int) or isinstance(step, bool) or step < 0 or not isinstance(meta.get("config"), dict):
-        raise CheckpointError(f"{folder}/state.json: expected a step (an integer >= 0) and a config object")
-    return _read_tensors(folder / "weights.safetensors"), _read_tensors(folder / "state.safetensors"), meta
+    if (
+        not isinstance(step, int)
+        or isinstance(step, bool)
+        or step < 0
+        or not isinstance(meta.get("config"), dict)
+    ):
+        raise CheckpointError(
+            f"{folder}/state.json: expected a step (an integer >= 0) and a config object"
+        )
+    return (
+        _read_tensors(folder / "weights.safetensors"),
+        _read_tensors(folder / "state.safetensors"),
+        meta,
+    )
 
 
 def split_weights(weights: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix) + 1:]: v for k, v in weights.items() if k.startswith(prefix + ".")}
+    return {k[len(prefix) + 1 :]: v for k, v in weights.items() if k.startswith(prefix + ".")}
 
 
-def check_fit(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, source: Path | str) -> None:
+def check_fit(
+    module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, source: Path | str
+) -> None:
     """Raise, listing what differs, unless `state` has exactly `module`'s keys and shapes (a
     checkpoint of another architecture is refused before anything is loaded)."""
     expected = module.state_dict()
     problems = [f"missing {k} {tuple(v.shape)}" for k, v in expected.items() if k not in state]
     problems += [f"unexpected {k} {tuple(v.shape)}" for k, v in state.items() if k not in expected]
-    problems += [f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(v.shape)}"
-                 for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    problems += [
+        f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
     if problems:
-        shown = "; ".join(problems[:12]) + (f"; and {len(problems) - 12} more" if len(problems) > 12 else "")
-        raise CheckpointError(f"{source}: the {what} weights do not fit the configured {what} "
-                              f"({len(problems)} mismatches: {shown}); the checkpoint is of another architecture")
+        shown = "; ".join(problems[:12]) + (
+            f"; and {len(problems) - 12} more" if len(problems) > 12 else ""
+        )
+        raise CheckpointError(
+            f"{source}: the {what} weights do not fit the configured {what} "
+            f"({len(problems)} mismatches: {shown}); the checkpoint is of another architecture"
+        )
 
 
-def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, source: Path | str) -> None:
+def load_into(
+    module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, source: Path | str
+) -> None:
     """`module.load_state_dict(state)` once check_fit has passed: all of it or nothing."""
     check_fit(module, state, what, source)
     module.load_state_dict(state)

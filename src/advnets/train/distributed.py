@@ -44,7 +44,9 @@ def from_environment(device_type: str) -> Group:
     if world <= 1:
         return SINGLE
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device_type == "cuda":  # NCCL's own tensors (barrier, the reductions below) go to the current device
+    if (
+        device_type == "cuda"
+    ):  # NCCL's own tensors (barrier, the reductions below) go to the current device
         torch.cuda.set_device(local_rank)
     owned = not dist.is_initialized()
     if owned:

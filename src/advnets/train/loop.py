@@ -73,13 +73,17 @@ class Interrupted(KeyboardInterrupt):
 class Players:
     G: torch.nn.Module
     D: torch.nn.Module
-    g_opt: torch.optim.Optimizer  # G's parameters, and E's when E plays beside G (encoder.kind = bigan)
+    g_opt: (
+        torch.optim.Optimizer
+    )  # G's parameters, and E's when E plays beside G (encoder.kind = bigan)
     d_opt: torch.optim.Optimizer
     E: torch.nn.Module | None = None
 
     def __post_init__(self):
         # backward(inputs=...) takes these every step: build the lists once
-        self.g_params = list(self.G.parameters()) + (list(self.E.parameters()) if self.E is not None else [])
+        self.g_params = list(self.G.parameters()) + (
+            list(self.E.parameters()) if self.E is not None else []
+        )
         self.d_params = list(self.D.parameters())
 
 
@@ -89,17 +93,33 @@ def make_optimizer(params, cfg: cfgmod.OptimConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
 
-def build_players(config: Config, train: Dataset, device: torch.device, num_classes: int = 0,
-                  d_outputs: int = 1) -> Players:
+def build_players(
+    config: Config, train: Dataset, device: torch.device, num_classes: int = 0, d_outputs: int = 1
+) -> Players:
     """G, D and their optimisers, initialised from the global RNG (seed it first)."""
-    G = build_generator(config.generator, train.dim, train.x, num_classes, train.image_shape).to(device)
+    G = build_generator(config.generator, train.dim, train.x, num_classes, train.image_shape).to(
+        device
+    )
     bigan = config.encoder.kind == "bigan"
-    D = build_discriminator(config.discriminator, train.dim, train.x, num_classes, config.condition.kind,
-                            d_outputs, extra_dim=config.generator.noise_dim if bigan else 0,
-                            auxiliary=config.condition.auxiliary_weight > 0, image_shape=train.image_shape).to(device)
+    D = build_discriminator(
+        config.discriminator,
+        train.dim,
+        train.x,
+        num_classes,
+        config.condition.kind,
+        d_outputs,
+        extra_dim=config.generator.noise_dim if bigan else 0,
+        auxiliary=config.condition.auxiliary_weight > 0,
+        image_shape=train.image_shape,
+    ).to(device)
     E = build_encoder(config, train.dim).to(device) if bigan else None
-    g_side = [*G.parameters(), *(E.parameters() if E is not None else [])]  # G and E play as one side
-    return Players(G, D, make_optimizer(g_side, config.optim), make_optimizer(D.parameters(), config.optim), E)
+    g_side = [
+        *G.parameters(),
+        *(E.parameters() if E is not None else []),
+    ]  # G and E play as one side
+    return Players(
+        G, D, make_optimizer(g_side, config.optim), make_optimizer(D.parameters(), config.optim), E
+    )
 
 
 def build_encoder(config: Config, data_dim: int) -> Encoder:
@@ -121,15 +141,21 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise RunError(f"train.device = {name!r} is not a device: expected cpu, cuda, cuda:N or mps") from None
+        raise RunError(
+            f"train.device = {name!r} is not a device: expected cpu, cuda, cuda:N or mps"
+        ) from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RunError(f"train.device = {name!r} but this PyTorch sees no CUDA device: use train.device = cpu")
+            raise RunError(
+                f"train.device = {name!r} but this PyTorch sees no CUDA device: use train.device = cpu"
+            )
         if device.index is None:
             device = torch.device("cuda", local_rank)
     elif device.type == "mps":
         if not torch.backends.mps.is_available():
-            raise RunError(f"train.device = {name!r} but this machine has no MPS device: use train.device = cpu")
+            raise RunError(
+                f"train.device = {name!r} but this machine has no MPS device: use train.device = cpu"
+            )
     elif device.type != "cpu":
         raise RunError(f"train.device = {name!r}: advnets trains on cpu, cuda or mps")
     return device
@@ -138,16 +164,25 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 class Trainer:
     """Owns one run: its folder, data, players, position, logs and checkpoints."""
 
-    def __init__(self, config: Config, run_dir: str | Path, *, resume: bool = False, progress: bool = True,
-                 train_data: Dataset | None = None):
+    def __init__(
+        self,
+        config: Config,
+        run_dir: str | Path,
+        *,
+        resume: bool = False,
+        progress: bool = True,
+        train_data: Dataset | None = None,
+    ):
         self.config, self.run_dir = config, Path(run_dir)
         t = config.train
         self.group = distributed.from_environment(resolve_device(t.device).type)
         self.progress = progress and self.group.main
         self.device = resolve_device(t.device, self.group.local_rank)
         if t.batch_size % self.group.world:
-            raise RunError(f"train.batch_size = {t.batch_size} is the global minibatch, split evenly between the "
-                           f"{self.group.world} processes: choose a multiple of {self.group.world}")
+            raise RunError(
+                f"train.batch_size = {t.batch_size} is the global minibatch, split evenly between the "
+                f"{self.group.world} processes: choose a multiple of {self.group.world}"
+            )
         self.local_batch = t.batch_size // self.group.world
         if not resume:
             self._refuse_a_used_run_dir()
@@ -162,17 +197,25 @@ class Trainer:
         batches = len(self.data) // t.batch_size
         self.steps_per_epoch = batches // t.k
         if self.steps_per_epoch == 0:
-            raise RunError(f"the {config.data.source} training set has {len(self.data)} examples, fewer than "
-                           f"train.batch_size x train.k = {t.batch_size * t.k}: lower the batch size or k")
+            raise RunError(
+                f"the {config.data.source} training set has {len(self.data)} examples, fewer than "
+                f"train.batch_size x train.k = {t.batch_size * t.k}: lower the batch size or k"
+            )
         self.x = self.data.x.to(self.device)
         # the class labels, for a conditional model or a semi-supervised D
-        label_users = [f"condition.kind = {config.condition.kind!r}" if config.condition.kind != "none" else "",
-                       "semi.labels_per_class" if config.semi.labels_per_class else ""]
+        label_users = [
+            f"condition.kind = {config.condition.kind!r}"
+            if config.condition.kind != "none"
+            else "",
+            "semi.labels_per_class" if config.semi.labels_per_class else "",
+        ]
         self.y = None
         if any(label_users):
             if self.data.y is None:
-                raise RunError(f"{' and '.join(u for u in label_users if u)} needs class labels; the "
-                               f"{config.data.source} training set has none")
+                raise RunError(
+                    f"{' and '.join(u for u in label_users if u)} needs class labels; the "
+                    f"{config.data.source} training set has none"
+                )
             self.y = self.data.y.to(self.device)
         self.num_classes, self.class_freq = 0, None
         if config.condition.kind != "none":
@@ -184,21 +227,28 @@ class Trainer:
         if config.semi.labels_per_class:
             from advnets.semi import labelled_subset
 
-            self.labelled = labelled_subset(self.data.y, config.semi.labels_per_class,
-                                            config.semi.label_seed).to(self.device)
+            self.labelled = labelled_subset(
+                self.data.y, config.semi.labels_per_class, config.semi.label_seed
+            ).to(self.device)
             d_outputs = int(self.data.y.max()) + 1
 
         if self.device.type == "cpu":
             torch.set_flush_denormal(t.flush_denormal)
         torch.manual_seed(t.seed)
         self.players = build_players(config, self.data, self.device, self.num_classes, d_outputs)
-        self.average = WeightAverage(self.players.G, config.average) if config.average.kind != "none" else None
-        self.d_average = WeightAverage(self.players.D, config.average) if config.average.discriminator else None
+        self.average = (
+            WeightAverage(self.players.G, config.average) if config.average.kind != "none" else None
+        )
+        self.d_average = (
+            WeightAverage(self.players.D, config.average) if config.average.discriminator else None
+        )
         # the modules whose forward passes feed their own player's update: DDP wrappers under torchrun
         self.train_G, self.train_D, self.train_E = self.players.G, self.players.D, self.players.E
         if self.group.enabled:
             self._wrap_for_ddp()
-            if self.group.rank:  # every process its own noise; process 0 keeps the one-process stream
+            if (
+                self.group.rank
+            ):  # every process its own noise; process 0 keeps the one-process stream
                 torch.manual_seed(distributed.rank_seed(t.seed, self.group.rank))
         self.autocast_dtype = PRECISIONS.get(t.precision)
         self.scaler = torch.amp.GradScaler(self.device.type) if t.precision == "fp16" else None
@@ -211,10 +261,13 @@ class Trainer:
         self._perm_epoch, self._perm = -1, None
         grid_gen = torch.Generator().manual_seed(GRID_NOISE_SEED + t.seed)
         n_grid = (10 * max(self.num_classes, 10)) if self.data.image_shape else 2000
-        self.grid_noise = sample_noise(config.generator.prior, n_grid, config.generator.noise_dim,
-                                       generator=grid_gen).to(self.device)
+        self.grid_noise = sample_noise(
+            config.generator.prior, n_grid, config.generator.noise_dim, generator=grid_gen
+        ).to(self.device)
         # a conditional model's grid: one row per class
-        self.grid_classes = (torch.arange(n_grid, device=self.device) // 10 if self.num_classes else None)
+        self.grid_classes = (
+            torch.arange(n_grid, device=self.device) // 10 if self.num_classes else None
+        )
         if resume:
             self._resume()
         else:
@@ -238,8 +291,10 @@ class Trainer:
 
     def _refuse_a_used_run_dir(self) -> None:
         if self.run_dir.exists() and any(self.run_dir.iterdir()):
-            raise RunError(f"run folder {self.run_dir} already exists and is not empty: continue it with "
-                           f"'advnets train --resume {self.run_dir}' or choose another --out")
+            raise RunError(
+                f"run folder {self.run_dir} already exists and is not empty: continue it with "
+                f"'advnets train --resume {self.run_dir}' or choose another --out"
+            )
 
     def _create_run_dir(self) -> None:
         """Made whole in a hidden folder beside it, then renamed into place: a crash leaves either
@@ -261,16 +316,30 @@ class Trainer:
             folder = checkpoint.resolve(self.run_dir)
         except FileNotFoundError:
             if not (self.run_dir / "config.json").is_file():
-                raise RunError(f"{self.run_dir} is not a run folder (no config.json): nothing to resume") from None
-            folder = None  # the run stopped before its first checkpoint: it starts again from step 0
+                raise RunError(
+                    f"{self.run_dir} is not a run folder (no config.json): nothing to resume"
+                ) from None
+            folder = (
+                None  # the run stopped before its first checkpoint: it starts again from step 0
+            )
         if folder is not None:
             weights, tensors, meta = checkpoint.load(folder)
-            modules = {"generator": self.players.G, "discriminator": self.players.D, "encoder": self.players.E,
-                       checkpoint.AVERAGE_PREFIX: self.average.module if self.average is not None else None,
-                       checkpoint.D_AVERAGE_PREFIX: self.d_average.module if self.d_average is not None else None}
+            modules = {
+                "generator": self.players.G,
+                "discriminator": self.players.D,
+                "encoder": self.players.E,
+                checkpoint.AVERAGE_PREFIX: self.average.module
+                if self.average is not None
+                else None,
+                checkpoint.D_AVERAGE_PREFIX: self.d_average.module
+                if self.d_average is not None
+                else None,
+            }
             for prefix, module in modules.items():  # every shape checked before any is loaded
                 if module is not None:
-                    checkpoint.check_fit(module, checkpoint.split_weights(weights, prefix), prefix, folder)
+                    checkpoint.check_fit(
+                        module, checkpoint.split_weights(weights, prefix), prefix, folder
+                    )
             for prefix, module in modules.items():
                 if module is not None:
                     module.load_state_dict(checkpoint.split_weights(weights, prefix))
@@ -284,7 +353,9 @@ class Trainer:
             if self.scaler is not None and meta.get("grad_scaler"):
                 self.scaler.load_state_dict(meta["grad_scaler"])
             saved = tensors["log.stat_sum"].to(self.device)
-            self.stat_sum[:len(saved)] = saved  # checkpoints from before g_grad_norm was logged hold 4 sums
+            self.stat_sum[: len(saved)] = (
+                saved  # checkpoints from before g_grad_norm was logged hold 4 sums
+            )
             self.stat_count = meta["stat_count"]
             self.skipped_updates = meta.get("skipped_updates", 0)
             self.step = self._saved_step = meta["step"]
@@ -292,7 +363,9 @@ class Trainer:
             # Drop log rows written after the checkpoint, and partial ones, so the log continues
             # exactly as if the run had not stopped.
             metrics = self.run_dir / "metrics.jsonl"
-            rows = [r for r in read_metrics(metrics) if r["step"] <= self.step and not r.get("partial")]
+            rows = [
+                r for r in read_metrics(metrics) if r["step"] <= self.step and not r.get("partial")
+            ]
             atomic_write_text(metrics, "".join(json.dumps(r) + "\n" for r in rows))
             (self.run_dir / "samples").mkdir(exist_ok=True)
         distributed.barrier(self.group)
@@ -323,27 +396,51 @@ class Trainer:
         p = self.players
         g_tensors, g_meta = checkpoint.optimizer_to_flat("g_opt", p.g_opt)
         d_tensors, d_meta = checkpoint.optimizer_to_flat("d_opt", p.d_opt)
-        tensors = {**g_tensors, **d_tensors, "rng.torch": rng_states[0], "log.stat_sum": self.stat_sum.cpu(),
-                   **{f"rng.torch.rank{r}": state for r, state in enumerate(rng_states) if r}}
+        tensors = {
+            **g_tensors,
+            **d_tensors,
+            "rng.torch": rng_states[0],
+            "log.stat_sum": self.stat_sum.cpu(),
+            **{f"rng.torch.rank{r}": state for r, state in enumerate(rng_states) if r},
+        }
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        weights = {**{f"generator.{k}": v for k, v in p.G.state_dict().items()},
-                   **{f"discriminator.{k}": v for k, v in p.D.state_dict().items()}}
+        weights = {
+            **{f"generator.{k}": v for k, v in p.G.state_dict().items()},
+            **{f"discriminator.{k}": v for k, v in p.D.state_dict().items()},
+        }
         if self.average is not None:
-            weights.update({f"{checkpoint.AVERAGE_PREFIX}.{k}": v for k, v in self.average.module.state_dict().items()})
+            weights.update(
+                {
+                    f"{checkpoint.AVERAGE_PREFIX}.{k}": v
+                    for k, v in self.average.module.state_dict().items()
+                }
+            )
         if self.d_average is not None:
-            weights.update({f"{checkpoint.D_AVERAGE_PREFIX}.{k}": v
-                            for k, v in self.d_average.module.state_dict().items()})
+            weights.update(
+                {
+                    f"{checkpoint.D_AVERAGE_PREFIX}.{k}": v
+                    for k, v in self.d_average.module.state_dict().items()
+                }
+            )
         if p.E is not None:
             weights.update({f"encoder.{k}": v for k, v in p.E.state_dict().items()})
-        meta = {"step": self.step, "epoch": self.step / self.steps_per_epoch,
-                "steps_per_epoch": self.steps_per_epoch, "stat_count": self.stat_count,
-                "average_count": self.average.count if self.average is not None else None,
-                "data_dim": self.data.dim, "image_shape": self.data.image_shape,
-                "class_frequencies": self.class_freq.tolist() if self.num_classes else None,
-                "config": self.config.to_dict(), "g_opt": g_meta, "d_opt": d_meta,
-                "world_size": self.group.world, "skipped_updates": self.skipped_updates,
-                "grad_scaler": self.scaler.state_dict() if self.scaler is not None else None}
+        meta = {
+            "step": self.step,
+            "epoch": self.step / self.steps_per_epoch,
+            "steps_per_epoch": self.steps_per_epoch,
+            "stat_count": self.stat_count,
+            "average_count": self.average.count if self.average is not None else None,
+            "data_dim": self.data.dim,
+            "image_shape": self.data.image_shape,
+            "class_frequencies": self.class_freq.tolist() if self.num_classes else None,
+            "config": self.config.to_dict(),
+            "g_opt": g_meta,
+            "d_opt": d_meta,
+            "world_size": self.group.world,
+            "skipped_updates": self.skipped_updates,
+            "grad_scaler": self.scaler.state_dict() if self.scaler is not None else None,
+        }
         folder = self.run_dir / "checkpoints" / f"step-{self.step:08d}"
         try:
             checkpoint.save(folder, weights, tensors, meta, self.config.train.keep_checkpoints)
@@ -357,10 +454,14 @@ class Trainer:
         """Minibatch `index` (0-based) of epoch `self.epoch`: images and, when conditional, classes."""
         epoch = self.epoch
         if epoch != self._perm_epoch:
-            self._perm = epoch_permutation(self.config.train.seed, epoch, len(self.data)).to(self.device)
+            self._perm = epoch_permutation(self.config.train.seed, epoch, len(self.data)).to(
+                self.device
+            )
             self._perm_epoch = epoch
-        start = index * self.config.train.batch_size + self.group.rank * self.local_batch  # this process's share
-        rows = self._perm[start:start + self.local_batch]
+        start = (
+            index * self.config.train.batch_size + self.group.rank * self.local_batch
+        )  # this process's share
+        rows = self._perm[start : start + self.local_batch]
         return self.x[rows], (self.y[rows] if self.num_classes else None)
 
     @property
@@ -381,12 +482,21 @@ class Trainer:
         and its loss adds the cross-entropy of a batch of the labelled images."""
         if self.labelled is None:
             return self.objective.discriminator(real_out, fake_out), real_out, fake_out
-        rows = self.labelled[torch.randint(len(self.labelled), (self.local_batch,), device=self.device)]
-        loss = semi_supervised_discriminator_loss(self.players.D(self.x[rows]), self.y[rows], real_out, fake_out,
-                                                  self.config.semi.unsupervised_weight)
+        rows = self.labelled[
+            torch.randint(len(self.labelled), (self.local_batch,), device=self.device)
+        ]
+        loss = semi_supervised_discriminator_loss(
+            self.players.D(self.x[rows]),
+            self.y[rows],
+            real_out,
+            fake_out,
+            self.config.semi.unsupervised_weight,
+        )
         return loss, self.adversarial_logits(real_out), self.adversarial_logits(fake_out)
 
-    def penalty(self, x: torch.Tensor, c: torch.Tensor | None, fake: torch.Tensor) -> torch.Tensor | float:
+    def penalty(
+        self, x: torch.Tensor, c: torch.Tensor | None, fake: torch.Tensor
+    ) -> torch.Tensor | float:
         """The configured penalties on D's input gradient (advnets.penalties); 0.0 when none. A
         conditional D is asked about the real images' classes at every point."""
         p = self.config.penalty
@@ -403,7 +513,13 @@ class Trainer:
             total = total + p.r1 * r1_penalty(critic, x)
         return total
 
-    def judge(self, x: torch.Tensor, c: torch.Tensor | None, extra: torch.Tensor | None, for_d: bool = True):
+    def judge(
+        self,
+        x: torch.Tensor,
+        c: torch.Tensor | None,
+        extra: torch.Tensor | None,
+        for_d: bool = True,
+    ):
         """D's output for x, and its class logits when D also classifies (condition.auxiliary_weight).
         `for_d`: the output feeds D's own update (through DDP's D when distributed)."""
         D = self.train_D if for_d else self.players.D
@@ -415,14 +531,21 @@ class Trainer:
         """weight x cross-entropy of D's classifier against the classes; 0 without the classifier."""
         if class_logits is None:
             return 0.0
-        return self.config.condition.auxiliary_weight * torch.nn.functional.cross_entropy(class_logits, c)
+        return self.config.condition.auxiliary_weight * torch.nn.functional.cross_entropy(
+            class_logits, c
+        )
 
     def adversarial_logits(self, out: torch.Tensor) -> torch.Tensor:
         """D's real-vs-generated logit: its output, or log sum_k exp(l_k) for a semi-supervised D."""
         return torch.logsumexp(out, 1) if self.labelled is not None else out
 
-    def generator_objective(self, x: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor | None,
-                            real_logits: torch.Tensor | None = None) -> torch.Tensor:
+    def generator_objective(
+        self,
+        x: torch.Tensor,
+        fake: torch.Tensor,
+        fake_logits: torch.Tensor | None,
+        real_logits: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """G's loss; with BiGAN's E beside G, E's as well: E wants D to take (x, E(x)) for generated,
         so its objective is G's applied to the flipped logit."""
         if self.g_objective is None:
@@ -437,7 +560,9 @@ class Trainer:
         """The second input D judges beside x: the noise or code, when D judges pairs (BiGAN)."""
         return z if self.players.E is not None else None
 
-    def _set_hyperparameters(self, opt: torch.optim.Optimizer, updates_done: int, player: str) -> None:
+    def _set_hyperparameters(
+        self, opt: torch.optim.Optimizer, updates_done: int, player: str
+    ) -> None:
         o = self.config.optim
         for group in opt.param_groups:
             group["lr"] = learning_rate(o, updates_done, player)
@@ -451,8 +576,9 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def backward(self, loss: torch.Tensor, inputs: list, retain_graph: bool = False) -> None:
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward(inputs=inputs,
-                                                                               retain_graph=retain_graph)
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward(
+            inputs=inputs, retain_graph=retain_graph
+        )
 
     def update(self, *steps: tuple[torch.optim.Optimizer, int, str]) -> None:
         """Step each (optimiser, its updates done, player) whose gradients one backward round made.
@@ -467,12 +593,16 @@ class Trainer:
         if self.scaler is not None:
             self.scaler.update()
 
-    def finite(self, losses: dict[str, torch.Tensor], params: dict[str, list]) -> dict[str, torch.Tensor] | None:
+    def finite(
+        self, losses: dict[str, torch.Tensor], params: dict[str, list]
+    ) -> dict[str, torch.Tensor] | None:
         """The gradient norms of `params` when they and the losses are all finite (on every process).
         If not: with train.nonfinite = stop, NonFiniteError naming the step and the tensor; with
         skip, None (the caller skips the update, which is counted). One device sync per update.
         Under fp16 the gradient scaler owns overflowing gradients (it skips and rescales)."""
-        norms = {} if self.scaler is not None else {name: _grad_norm(ps) for name, ps in params.items()}
+        norms = (
+            {} if self.scaler is not None else {name: _grad_norm(ps) for name, ps in params.items()}
+        )
         values = {name: v.detach().float() for name, v in losses.items()} | norms
         bad = not bool(torch.isfinite(torch.stack(list(values.values()))).all())
         if not distributed.any_true(self.group, bad):
@@ -480,13 +610,18 @@ class Trainer:
         if self.config.train.nonfinite == "skip":
             self.skipped_updates += 1
             return None
-        culprits = [name for name, v in values.items() if not torch.isfinite(v)] or ["another process's loss"]
+        culprits = [name for name, v in values.items() if not torch.isfinite(v)] or [
+            "another process's loss"
+        ]
         last = checkpoint.complete_checkpoints(self.run_dir)
-        kept = f"its last checkpoint {last[-1]} is untouched" if last else "it has no checkpoint yet"
+        kept = (
+            f"its last checkpoint {last[-1]} is untouched" if last else "it has no checkpoint yet"
+        )
         raise NonFiniteError(
             f"step {self.step + 1} (epoch {self.epoch + 1}): {' and '.join(culprits)} "
             f"{'is' if len(culprits) == 1 else 'are'} not finite, so the run stopped "
-            f"before updating with it; {kept}. Lower optim.lr, or set train.nonfinite = skip to skip such updates")
+            f"before updating with it; {kept}. Lower optim.lr, or set train.nonfinite = skip to skip such updates"
+        )
 
     def simultaneous_step(self) -> torch.Tensor | None:
         """The reference code's update: D's and G's gradients from one minibatch, applied together."""
@@ -496,23 +631,35 @@ class Trainer:
             z, c_fake = self.noise(x.shape[0]), self.fake_classes(x.shape[0])
             fake = self.train_G(z, c_fake)
             code = self.train_E(x) if self.players.E is not None else None
-            (real_out, real_classes), (fake_out, fake_classes) = (self.judge(x, c, code),
-                                                                  self.judge(fake, c_fake, self.pair(z)))
+            (real_out, real_classes), (fake_out, fake_classes) = (
+                self.judge(x, c, code),
+                self.judge(fake, c_fake, self.pair(z)),
+            )
             d_loss, real_logits, fake_logits = self.discriminator_objective(real_out, fake_out)
             d_loss = d_loss + self.auxiliary_loss(real_classes, c) + self.penalty(x, c, fake)
             # the same D outputs, dropout included
-            g_loss = (self.generator_objective(x, fake, fake_logits, real_logits)
-                      + self.auxiliary_loss(fake_classes, c_fake))
+            g_loss = self.generator_objective(
+                x, fake, fake_logits, real_logits
+            ) + self.auxiliary_loss(fake_classes, c_fake)
         d_opt.zero_grad(set_to_none=True)
         g_opt.zero_grad(set_to_none=True)
         self.backward(d_loss, self.players.d_params, retain_graph=True)
         self.backward(g_loss, self.players.g_params)
-        norms = self.finite({"d_loss": d_loss, "g_loss": g_loss},
-                            {"D's gradient": self.players.d_params, "G's gradient": self.players.g_params})
+        norms = self.finite(
+            {"d_loss": d_loss, "g_loss": g_loss},
+            {"D's gradient": self.players.d_params, "G's gradient": self.players.g_params},
+        )
         if norms is None:
             return None
         self.update((d_opt, self.step, "d"), (g_opt, self.step, "g"))
-        return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params, norms.get("G's gradient"))
+        return _stats(
+            d_loss,
+            g_loss,
+            real_logits,
+            fake_logits,
+            self.players.g_params,
+            norms.get("G's gradient"),
+        )
 
     def alternating_step(self) -> torch.Tensor | None:
         """Algorithm 1 as printed: k updates of D, then one update of G on fresh noise."""
@@ -526,7 +673,10 @@ class Trainer:
                 with torch.no_grad():
                     fake = G(z, c_fake)
                     code = self.players.E(x) if self.players.E is not None else None
-                (real_out, real_classes), (fake_out, _) = self.judge(x, c, code), self.judge(fake, c_fake, self.pair(z))
+                (real_out, real_classes), (fake_out, _) = (
+                    self.judge(x, c, code),
+                    self.judge(fake, c_fake, self.pair(z)),
+                )
                 d_loss, real_logits, fake_logits = self.discriminator_objective(real_out, fake_out)
                 d_loss = d_loss + self.auxiliary_loss(real_classes, c) + self.penalty(x, c, fake)
             d_opt.zero_grad(set_to_none=True)
@@ -543,7 +693,9 @@ class Trainer:
                 out, classes = self.judge(fake, c_fake, self.pair(z), for_d=False)
                 logits = self.adversarial_logits(out)
             e_logits = D(x, None, self.train_E(x)) if self.players.E is not None else None
-            g_loss = self.generator_objective(x, fake, logits, e_logits) + self.auxiliary_loss(classes, c_fake)
+            g_loss = self.generator_objective(x, fake, logits, e_logits) + self.auxiliary_loss(
+                classes, c_fake
+            )
         g_opt.zero_grad(set_to_none=True)
         self.backward(g_loss, self.players.g_params)
         norms = self.finite({"g_loss": g_loss}, {"G's gradient": self.players.g_params})
@@ -552,7 +704,14 @@ class Trainer:
         self.update((g_opt, self.step, "g"))
         if d_skipped:  # its loss is not finite: keep it out of the logged means
             return None
-        return _stats(d_loss, g_loss, real_logits, fake_logits, self.players.g_params, norms.get("G's gradient"))
+        return _stats(
+            d_loss,
+            g_loss,
+            real_logits,
+            fake_logits,
+            self.players.g_params,
+            norms.get("G's gradient"),
+        )
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -563,7 +722,11 @@ class Trainer:
 
     def train_step(self) -> None:
         """One step of Algorithm 1, the averages of G (and D) after it, and the step's logged statistics."""
-        step_fn = self.simultaneous_step if self.config.train.update == "simultaneous" else self.alternating_step
+        step_fn = (
+            self.simultaneous_step
+            if self.config.train.update == "simultaneous"
+            else self.alternating_step
+        )
         stats = step_fn()
         if self.average is not None:
             self.average.update(self.players.G, self.epoch)
@@ -581,8 +744,14 @@ class Trainer:
         t = self.config.train
         total = self.total_steps()
         interval_start, interval_steps = time.perf_counter(), 0
-        bar = tqdm(total=total, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True,
-                   desc=f"epoch {self.epoch + 1}")
+        bar = tqdm(
+            total=total,
+            initial=self.step,
+            disable=not self.progress,
+            unit="step",
+            dynamic_ncols=True,
+            desc=f"epoch {self.epoch + 1}",
+        )
         try:
             with _stop_on_signals() as stop:
                 while self.step < total and not stop.signum:
@@ -597,21 +766,29 @@ class Trainer:
                     epoch_done = self.step % self.steps_per_epoch == 0
                     if epoch_done:
                         bar.set_description(f"epoch {min(self.epoch + 1, t.epochs)}")
-                        if self.group.main and (self.epoch % t.sample_every == 0 or self.step == total):
+                        if self.group.main and (
+                            self.epoch % t.sample_every == 0 or self.step == total
+                        ):
                             png = self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png"
                             self.write_samples(png)
                             if self.tensorboard is not None:
                                 self.tensorboard.image("samples", png, self.step)
                     every = t.checkpoint_every
-                    if (every is None and epoch_done) or (every is not None and self.step % every == 0):
+                    if (every is None and epoch_done) or (
+                        every is not None and self.step % every == 0
+                    ):
                         self.save_checkpoint()
                     if self.group.enabled:  # every process stops at the same step
                         stop.signum = distributed.all_max(self.group, stop.signum)
                 signum = stop.signum
             bar.close()
             self.save_checkpoint()
-            if self.stat_count:  # the steps since the last full interval, so the log reaches the end
-                self._log(interval_steps / max(time.perf_counter() - interval_start, 1e-9), partial=True)
+            if (
+                self.stat_count
+            ):  # the steps since the last full interval, so the log reaches the end
+                self._log(
+                    interval_steps / max(time.perf_counter() - interval_start, 1e-9), partial=True
+                )
             if self.group.main:
                 rows = read_metrics(self.run_dir / "metrics.jsonl")
                 if rows:
@@ -626,8 +803,11 @@ class Trainer:
         self.close()
         if signum:
             name = signal.Signals(signum).name
-            raise Interrupted(f"{name}: stopped at step {self.step}; checkpoint saved. Continue with "
-                              f"'advnets train --resume {self.run_dir}'", signum)
+            raise Interrupted(
+                f"{name}: stopped at step {self.step}; checkpoint saved. Continue with "
+                f"'advnets train --resume {self.run_dir}'",
+                signum,
+            )
         return self.run_dir
 
     def close(self, clean: bool = True) -> None:
@@ -646,11 +826,17 @@ class Trainer:
         distributed.mean_(self.group, self.stat_sum)
         means = (self.stat_sum / max(self.stat_count, 1)).tolist()
         o, t = self.config.optim, self.config.train
-        row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
-               **dict(zip(STAT_NAMES, means)),
-               "lr_d": learning_rate(o, self.step * t.k), "lr_g": learning_rate(o, self.step, "g"),
-               "momentum": momentum(o, (self.step - 1) // self.steps_per_epoch) if o.name == "sgd" else None,
-               "images_per_s": steps_per_s * t.batch_size * t.k}
+        row = {
+            "step": self.step,
+            "epoch": round(self.step / self.steps_per_epoch, 4),
+            **dict(zip(STAT_NAMES, means)),
+            "lr_d": learning_rate(o, self.step * t.k),
+            "lr_g": learning_rate(o, self.step, "g"),
+            "momentum": momentum(o, (self.step - 1) // self.steps_per_epoch)
+            if o.name == "sgd"
+            else None,
+            "images_per_s": steps_per_s * t.batch_size * t.k,
+        }
         if self.skipped_updates:
             row["skipped"] = self.skipped_updates
         if partial:
@@ -683,8 +869,9 @@ class Trainer:
 @torch.no_grad()
 def _grad_norm(params) -> torch.Tensor:
     """The Euclidean norm of the gradients of `params`, all together."""
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params
-                                                 if p.grad is not None]))
+    return torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(p.grad) for p in params if p.grad is not None])
+    )
 
 
 @torch.no_grad()
@@ -694,8 +881,18 @@ def _stats(d_loss, g_loss, real_logits, fake_logits, g_params, g_norm=None) -> t
     already computed by the finiteness check (it is not under fp16, where the scaler checks)."""
     if g_norm is None:
         g_norm = _grad_norm(g_params)
-    return torch.stack([v.float() for v in (d_loss, g_loss, torch.sigmoid(real_logits).mean(),
-                                            torch.sigmoid(fake_logits).mean(), g_norm)])
+    return torch.stack(
+        [
+            v.float()
+            for v in (
+                d_loss,
+                g_loss,
+                torch.sigmoid(real_logits).mean(),
+                torch.sigmoid(fake_logits).mean(),
+                g_norm,
+            )
+        ]
+    )
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -745,8 +942,13 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True) -> Path
     return Trainer(config, run_dir, progress=progress).run()
 
 
-def resume(run_dir: str | Path, overrides: dict | None = None, *, from_text: bool = False,
-           progress: bool = True) -> Path:
+def resume(
+    run_dir: str | Path,
+    overrides: dict | None = None,
+    *,
+    from_text: bool = False,
+    progress: bool = True,
+) -> Path:
     """Continue the run in `run_dir` from its latest checkpoint.
 
     `overrides` ({section: {field: value}}) may change only fields that do not alter the
@@ -762,8 +964,10 @@ def resume(run_dir: str | Path, overrides: dict | None = None, *, from_text: boo
         changed = cfgmod.changed_fields(config, new)
         fixed = [c for c in changed if c not in cfgmod.RESUMABLE_FIELDS]
         if fixed:
-            raise RunError(f"cannot change {', '.join(fixed)} when resuming: they change the training itself. "
-                           f"Fields that may change: {', '.join(sorted(cfgmod.RESUMABLE_FIELDS))}")
+            raise RunError(
+                f"cannot change {', '.join(fixed)} when resuming: they change the training itself. "
+                f"Fields that may change: {', '.join(sorted(cfgmod.RESUMABLE_FIELDS))}"
+            )
         config = new
         atomic_write_text(saved, json.dumps(config.to_dict(), indent=1))
     return Trainer(config, run_dir, resume=True, progress=progress).run()

@@ -13,8 +13,10 @@ def summary_writer_class():
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise ImportError("train.tensorboard = true needs the tensorboard package: "
-                          "pip install 'advnets[tensorboard]', or set train.tensorboard = false") from None
+        raise ImportError(
+            "train.tensorboard = true needs the tensorboard package: "
+            "pip install 'advnets[tensorboard]', or set train.tensorboard = false"
+        ) from None
     return SummaryWriter
 
 
@@ -27,7 +29,11 @@ class TensorBoardLog:
 
     def scalars(self, row: dict) -> None:
         for key, value in row.items():
-            if key not in ("step", "partial") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if (
+                key not in ("step", "partial")
+                and isinstance(value, (int, float))
+                and not isinstance(value, bool)
+            ):
                 self.writer.add_scalar(f"train/{key}", value, row["step"])
         self.writer.flush()
 
