@@ -84,7 +84,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "(fields such as --train.epochs may still be given)"
             )
         if args.dry_run:
-            saved = cfgmod.load_json(Path(args.resume) / "config.json")
+            from advnets.run import Run
+
+            saved = Run(args.resume).config()
             print(
                 cfgmod.apply(
                     saved, _overrides(args), source="command line", from_text=True
@@ -119,10 +121,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise cfgmod.ConfigError(f"-n {args.n}: the number of samples must be at least 1")
-    try:
-        check_truncation(args.truncation)
-    except ValueError as err:
-        raise cfgmod.ConfigError(f"--{err}") from None
+    check_truncation(args.truncation)
     if not args.out and not args.npy:
         raise cfgmod.ConfigError("nothing to write: give --out FILE.png and/or --npy FILE.npy")
     trained = load_generator(args.path, average=not args.last_iterate)
@@ -214,174 +213,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-FIGURES = {
-    "neighbours": "the paper's Figure 2: samples, the rightmost column the nearest training image (pixels)",
-    "interpolation": "the paper's Figure 3: rows of images along straight lines in z space",
-    "toy1d": "the paper's Figure 1: p_data, p_g, D and x = G(z) at four checkpoints of a gaussian-1d run",
-    "curves": "training curves: both losses, mean D(x) and D(G(z))",
-    "classes": "a conditional model: one row per class, the same noise down each column",
-    "reconstruction": "test images x above G(E(x)), E the run's fitted encoder (advnets encoder)",
-    "modes": "a 2-D toy run: samples over the mixture's modes, covered and missed (PacGAN's protocol)",
-}
-
-
 def cmd_figure(args: argparse.Namespace) -> int:
-    from advnets.train import checkpoint
+    from advnets.figures.catalogue import FigureOptions, draw
 
-    name = {"fig1": "toy1d", "fig2": "neighbours", "fig3": "interpolation"}.get(
-        args.name, args.name
+    options = FigureOptions(
+        seed=args.seed,
+        rows=args.rows,
+        cols=args.cols,
+        steps=args.steps,
+        samples=args.samples,
+        label=args.label,
+        last_iterate=args.last_iterate,
+        data_dir=args.data_dir,
     )
-    folder = checkpoint.resolve(args.run)
-    run = folder.parent.parent
-    out = Path(args.out) if args.out else run / "figures" / f"{name}.png"
-    if name == "curves":
-        from advnets.figures.plots import save_curves
-        from advnets.train.loop import read_metrics
-
-        rows = [r for r in read_metrics(run / "metrics.jsonl") if not r.get("partial")]
-        if not rows:
-            raise cfgmod.ConfigError(f"{run}/metrics.jsonl holds no log rows yet")
-        save_curves(rows, out)
-    elif name == "toy1d":
-        from advnets.figures.toy1d import save_toy1d_figure
-
-        save_toy1d_figure(_four_checkpoints(run, folder, args.steps), out, seed=args.seed)
-    elif name == "modes":
-        from advnets.data.toy import TOYS
-        from advnets.figures.modes import save_modes_figure
-        from advnets.metrics.modes import mode_coverage
-        from advnets.sample import load_generator
-
-        trained = load_generator(folder, average=not args.last_iterate)
-        toy = TOYS.get(trained.config.data.source)
-        if toy is None or toy.dim != 2:
-            raise cfgmod.ConfigError(
-                f"the modes figure draws a 2-D toy mixture (ring-2d, grid-2d); "
-                f"{trained.config.data.source} is not one"
-            )
-        x = trained.sample(args.samples, seed=args.seed)
-        coverage = mode_coverage(x, toy.means_tensor(), toy.std)
-        save_modes_figure(
-            x.numpy(),
-            toy.means_tensor().numpy(),
-            toy.std,
-            coverage,
-            out,
-            title=f"{run.name} @ step {trained.step}: ",
-        )
-    else:
-        from advnets.sample import load_generator
-
-        trained = load_generator(folder, average=not args.last_iterate)
-        if not trained.image_shape:
-            raise cfgmod.ConfigError(
-                f"the {name} figure shows images; {trained.config.data.source} holds points"
-            )
-        rows, cols = args.rows, args.cols
-        if rows < 1 or cols < 2:
-            raise cfgmod.ConfigError(
-                f"--rows {rows} --cols {cols}: need at least 1 row and 2 columns"
-            )
-        trained.check_label(args.label)
-        g = trained.config.generator
-        if name == "neighbours":
-            from advnets.data import from_config
-            from advnets.figures.neighbours import save_neighbour_figure
-
-            train = from_config(trained.config.data, "train", args.data_dir)
-            save_neighbour_figure(
-                trained.sample(rows * (cols - 1), seed=args.seed, label=args.label),
-                train.x,
-                trained.image_shape,
-                out,
-                rows=rows,
-                cols=cols,
-            )
-        elif name == "reconstruction":
-            import torch
-
-            from advnets.data import load
-            from advnets.figures.grid import save_grid
-            from advnets.inference import encode, load_encoder
-
-            E, _ = load_encoder(run)
-            x = load(trained.config.data.source, "test", args.data_dir).x[: rows * cols]
-            if len(x) < rows * cols:
-                raise cfgmod.ConfigError(
-                    f"--rows {rows} --cols {cols} asks for {rows * cols} test images; "
-                    f"{trained.config.data.source} has {len(x)}"
-                )
-            # a BiGAN's E was trained against the G of its checkpoint, not against G's average
-            G = (
-                load_generator(folder, average=False).G
-                if trained.config.encoder.kind != "none"
-                else trained.G
-            )
-            with torch.no_grad():
-                back = G(encode(E, x))
-            pairs = torch.stack(
-                [x.view(rows, cols, -1), back.view(rows, cols, -1)], 1
-            )  # [rows, 2, cols, D]
-            save_grid(pairs.reshape(-1, *trained.image_shape), out, nrow=cols, scale=3)
-        elif name == "classes":
-            from advnets.figures.classes import class_rows
-            from advnets.figures.grid import save_grid
-
-            if not trained.num_classes:
-                raise cfgmod.ConfigError(
-                    f"the classes figure needs a class-conditional run; {folder} is "
-                    "unconditional (condition.kind = none)"
-                )
-            images = class_rows(
-                trained.G, trained.num_classes, g.prior, g.noise_dim, cols, seed=args.seed
-            )
-            save_grid(images.view(-1, *trained.image_shape), out, nrow=cols, scale=3)
-        else:
-            import torch
-
-            from advnets.figures.grid import save_grid
-            from advnets.figures.interpolate import interpolation_noise
-
-            gen = torch.Generator().manual_seed(args.seed + 1)
-            row_classes = trained.classes(
-                rows, args.label, gen
-            )  # one class per row, when conditional
-            classes = None if row_classes is None else row_classes.repeat_interleave(cols)
-            with torch.no_grad():
-                images = trained.G(
-                    interpolation_noise(g.prior, g.noise_dim, rows, cols, seed=args.seed), classes
-                )
-            save_grid(images.view(-1, *trained.image_shape), out, nrow=cols, scale=3)
-    print(f"wrote {out}")
+    print(f"wrote {draw(args.name, args.run, args.out, options)}")
     return 0
 
 
-def _four_checkpoints(run: Path, folder: Path, steps: str | None) -> list[Path]:
-    """The checkpoints nearest to the requested steps, else four spread from first to last."""
-    from advnets.train import checkpoint
-
-    done = checkpoint.complete_checkpoints(run) or [folder]
-    step_of = {p: int(p.name.split("-")[1]) for p in done}
-    if steps:
-        try:
-            wanted = [int(s) for s in steps.split(",")]
-        except ValueError:
-            raise cfgmod.ConfigError(
-                f"--steps {steps!r}: give step numbers like 500,1000,2000,5000"
-            ) from None
-        return [min(done, key=lambda p: abs(step_of[p] - w)) for w in wanted]
-    if len(done) < 4:
-        raise cfgmod.ConfigError(
-            f"{run} keeps {len(done)} checkpoint(s); Figure 1 draws four moments of training: "
-            "train with --train.checkpoint_every S --train.keep_checkpoints 10 or more"
-        )
-    return [done[round(i * (len(done) - 1) / 3)] for i in range(4)]
-
-
 def cmd_theory(args: argparse.Namespace) -> int:
-    from advnets.theory import report
+    from advnets.figures.theory import write_theory_report
 
-    r = report(
+    r = write_theory_report(
         args.run,
         args.out,
         d_steps=args.d_steps,
@@ -462,12 +314,12 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
             train=load(source, "train", args.data_dir).x if scored else None,
         )
     report.update(
-        run=str(trained.checkpoint.parent.parent),
+        run=str(trained.run.root),
         checkpoint=trained.checkpoint.name,
         weights="average" if trained.averaged else "last iterate",
         split=args.split,
     )
-    out = Path(args.out) if args.out else trained.checkpoint.parent.parent / "inpaint"
+    out = Path(args.out) if args.out else trained.run.folder("inpaint")
     k = min(args.cols, args.n)
     shown = visible[:k] * images[:k] + (1 - visible[:k]) * 0.5  # hidden pixels grey
     save_grid(
@@ -510,7 +362,7 @@ def cmd_encoder(args: argparse.Namespace) -> int:
     if not hidden or min(hidden) < 1:
         raise cfgmod.ConfigError(f"--hidden {args.hidden!r}: give layer widths like 1200,1200")
     trained = load_generator(args.run, average=not args.last_iterate)
-    run = trained.checkpoint.parent.parent
+    run = trained.run.root
     if trained.config.encoder.kind != "none":  # E was trained with G: measure it, fit nothing
         if trained.averaged:  # measure E with the G it played beside, not G's average
             trained = load_generator(args.run, average=False)
@@ -573,11 +425,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from advnets.data import load
     from advnets.inference import encode, load_encoder
     from advnets.io import atomic_write_bytes
-    from advnets.train import checkpoint
+    from advnets.run import open_checkpoint
 
-    run = checkpoint.resolve(args.run).parent.parent
-    E, _ = load_encoder(run)
-    source = json.loads((run / "config.json").read_text())["data"]["source"]
+    run, _ = open_checkpoint(args.run)
+    E, _ = load_encoder(run.root)
+    source = run.config().data.source
     data = load(source, args.split, args.data_dir)
     x = data.x[: args.n] if args.n else data.x
     codes = encode(E, x).numpy()
@@ -639,14 +491,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from advnets.train import checkpoint
-    from advnets.train.loop import read_metrics
+    from advnets import checkpoint
+    from advnets.errors import CheckpointNotFound
+    from advnets.run import Run
 
-    run = Path(args.run)
-    if not (run / "config.json").is_file():
-        raise FileNotFoundError(f"{run} is not a run folder (no config.json)")
-    config = cfgmod.load_json(run / "config.json")
-    rows = read_metrics(run / "metrics.jsonl")
+    folder = Run(args.run).require("summarise it")
+    run = folder.root
+    config = folder.config()
+    rows = folder.metrics()
     d, g, t, o = config.data, config.generator, config.train, config.optim
     print(f"run:        {run}")
     print(f"data:       {d.source}" + (f" ({d.path})" if d.path else ""))
@@ -701,8 +553,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         + f", {t.device} {t.precision}"
     )
     try:
-        folder = checkpoint.resolve(run)
-        meta = json.loads((folder / "state.json").read_text())
+        latest = folder.latest_checkpoint()
+        meta = checkpoint.read_state(latest)
         extra = [
             f"{meta['world_size']} processes" if meta.get("world_size", 1) > 1 else "",
             f"{meta['skipped_updates']} non-finite updates skipped"
@@ -710,11 +562,11 @@ def cmd_info(args: argparse.Namespace) -> int:
             else "",
         ]
         print(
-            f"checkpoint: {folder.name} (step {meta['step']}, epoch {meta['epoch']:.2f}"
+            f"checkpoint: {latest.name} (step {meta['step']}, epoch {meta['epoch']:.2f}"
             + "".join(f", {e}" for e in extra if e)
             + ")"
         )
-    except FileNotFoundError:
+    except CheckpointNotFound:
         print("checkpoint: none yet")
     if rows:
         last = rows[-1]
@@ -722,7 +574,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"last log:   step {last['step']}: D loss {last['d_loss']:.4f}, G loss {last['g_loss']:.4f}, "
             f"D(x) {last['d_real']:.3f}, D(G(z)) {last['d_fake']:.3f}, {last['images_per_s']:.0f} images/s"
         )
-    samples = sorted((run / "samples").glob("*.png")) if (run / "samples").is_dir() else []
+    samples = folder.sample_grids()
     print(f"samples:    {len(samples)} grids" + (f", latest {samples[-1]}" if samples else ""))
     return 0
 
@@ -869,16 +721,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
+    from advnets.figures.catalogue import FIGURES, PAPER_NAMES
+
     p = sub.add_parser(
         "figure",
         help="draw one of the paper's figures from a run",
-        description="Figures: " + "; ".join(f"{k}: {v}" for k, v in FIGURES.items()),
+        description="Figures: " + "; ".join(f"{k}: {v.description}" for k, v in FIGURES.items()),
     )
     p.add_argument(
         "name",
-        choices=[*FIGURES, "fig1", "fig2", "fig3"],
+        choices=[*FIGURES, *PAPER_NAMES],
         metavar="NAME",
-        help=f"{', '.join(FIGURES)} (or fig1, fig2, fig3)",
+        help=f"{', '.join(FIGURES)} (or {', '.join(PAPER_NAMES)})",
     )
     p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
     p.add_argument("--out", help="PNG to write (default RUN/figures/NAME.png)")
@@ -1060,12 +914,11 @@ def _reject_unknown(parser: argparse.ArgumentParser, unknown: list[str]) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
-    from advnets.data.download import DataNotFoundError
-    from advnets.data.idx import IDXError
-    from advnets.evaluate import EvaluationError
-    from advnets.metrics.classifier import ClassifierError
-    from advnets.metrics.inception import InceptionUnavailable
-    from advnets.train.loop import Interrupted, RunError
+    """Run one command. An `AdvnetsError` (something the user can mend) and an OSError (a full
+    disk, a missing permission) print as one line; any other exception is a bug, and keeps its
+    traceback."""
+    from advnets.errors import AdvnetsError
+    from advnets.train.signals import Interrupted
 
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -1073,20 +926,11 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             _reject_unknown(parser, unknown)
         return args.func(args)
-    except (cfgmod.ConfigError, RunError, EvaluationError) as err:
+    except AdvnetsError as err:
         print(f"advnets: error: {err}", file=sys.stderr)
-        return 2
-    except (
-        DataNotFoundError,
-        IDXError,
-        OSError,
-        ValueError,
-        ClassifierError,
-        InceptionUnavailable,
-    ) as err:
-        print(
-            f"advnets: error: {err}", file=sys.stderr
-        )  # OSError: e.g. a full disk while writing a log
+        return err.exit_code
+    except OSError as err:
+        print(f"advnets: error: {err}", file=sys.stderr)
         return 1
     except Interrupted as err:
         print(f"\nadvnets: {err}", file=sys.stderr)

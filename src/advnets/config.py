@@ -20,14 +20,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Union
 
+from advnets.errors import ConfigError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-
-class ConfigError(ValueError):
-    """A configuration key or value that is not valid; the message says what would be."""
 
 
 def _bounds(lo=None, hi=None, *, lo_open=False):

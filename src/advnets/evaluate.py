@@ -1,25 +1,10 @@
 """One entry point for every metric: samples from a run (or training images, for the reference
 rows), a named protocol, and a record written to RUN/evaluation.json.
 
-Metrics (`METRICS`):
-- ``parzen``: the paper's Parzen-window log-likelihood (`advnets.metrics.parzen`): sigma chosen
-  from a grid on the first `valid_rows` validation images, the test mean +- standard error.
-- ``fid``, ``kid``, ``pr``, ``score``, ``labels``: on the shipped classifier of the data set
-  (`advnets.metrics.classifier`): Fréchet distance and kernel distance of penultimate features,
-  precision and recall, the classifier score, and the label histogram's total variation
-  distance, all against the `split` images (the test set by default).
-- ``classes``: for a class-conditional run (config.condition), `samples / classes` samples asked
-  for each class c (the same noise for every class): the fraction the classifier labels c, per
-  class and overall, and the classifier-FID of each class's samples against the `split` images
-  of that class.
-- ``modes``: on a Gaussian-mixture toy (ring-2d, grid-2d), the modes covered and the fraction of
-  high-quality samples among the first `mode_samples` samples (`advnets.metrics.modes`, the
-  PacGAN protocol).
-- ``inception-fid``, ``inception-kid``: Inception-v3 features through torch-fidelity (the
-  ``inception`` extra), for RGB or grey images of any size.
-
-With ``reference=True`` the first `samples` training images stand in for the samples: the score
-of the data itself, the row a generator is compared with.
+The metrics are the entries of `METRICS`, each one `Metric`: what it measures (its help line),
+when it applies, how it is computed from the samples in hand, and how it is printed. Adding a
+metric is adding an entry. With ``reference=True`` the first `samples` training images stand in
+for the samples: the score of the data itself, the row a generator is compared with.
 """
 
 from __future__ import annotations
@@ -27,20 +12,16 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from advnets.errors import ArgumentError, EvaluationError
 from advnets.metrics.parzen import PAPER_SIGMAS
 
-CLASSIFIER_METRICS = ("fid", "kid", "pr", "score", "labels", "classes")
-INCEPTION_METRICS = ("inception-fid", "inception-kid")
-METRICS = ("parzen", "modes") + CLASSIFIER_METRICS + INCEPTION_METRICS
-
-
-class EvaluationError(ValueError):
-    pass
+Row = tuple[str, str, str]  # a line of the printed table: name, value, what it means
 
 
 @dataclass
@@ -61,9 +42,7 @@ class Protocol:
     score_splits: int = 10
     mode_samples: int = 2500  # samples whose mode coverage is counted (PacGAN's protocol)
     memory_mb: int = 256  # budget of the Parzen blocks
-    truncation: float = (
-        1.0  # G is fed psi * z (advnets.sample.check_truncation); 1: the model itself
-    )
+    truncation: float = 1.0  # G is fed psi * z (advnets.sample.check_truncation); 1: G itself
 
     def check(self) -> None:
         problems = []
@@ -74,27 +53,20 @@ class Protocol:
         if self.split_start < 0:
             problems.append(f"split_start = {self.split_start}: must be 0 or more")
         if self.split_rows is not None and self.split_rows < 2:
-            problems.append(
-                f"split_rows = {self.split_rows}: at least 2, or unset for the whole split"
-            )
+            problems.append(f"split_rows = {self.split_rows}: at least 2, or unset for all")
         if not self.sigmas or any(s <= 0 for s in self.sigmas):
             problems.append(f"sigmas = {list(self.sigmas)}: give one or more positive widths")
         for name in (
-            "valid_rows",
-            "kid_subsets",
-            "kid_subset_size",
-            "pr_k",
-            "score_splits",
-            "memory_mb",
+            "valid_rows", "kid_subsets", "kid_subset_size", "pr_k", "score_splits", "memory_mb",
             "mode_samples",
-        ):
+        ):  # fmt: skip
             if getattr(self, name) < 1:
                 problems.append(f"{name} = {getattr(self, name)}: must be at least 1")
         from advnets.sample import check_truncation
 
         try:
             check_truncation(self.truncation)
-        except ValueError as err:
+        except ArgumentError as err:
             problems.append(str(err))
         if problems:
             raise EvaluationError("bad evaluation protocol: " + "; ".join(problems))
@@ -108,42 +80,418 @@ class Evaluation:
     protocol: dict
     metrics: dict = field(default_factory=dict)  # name -> values and the details of that metric
     environment: dict = field(default_factory=dict)
+    recorded_in: Path | None = field(default=None, repr=False)  # the record it was merged into
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        del d["recorded_in"]
+        return d
+
+
+@dataclass
+class Measured:
+    """What the metrics of one evaluation share: the samples, the data they are compared with,
+    and the features already extracted (each extractor runs once, whichever metrics use it)."""
+
+    x: torch.Tensor  # samples [n, D] (or the reference's training images)
+    real: torch.Tensor  # the `split` rows compared with [m, D]
+    real_y: torch.Tensor | None  # their labels
+    image_shape: tuple[int, ...] | None
+    source: str
+    protocol: Protocol
+    subject: dict
+    names: list[str]  # the metrics asked for
+    reference: bool
+    path: str | Path | None
+    last_iterate: bool
+    data_dir: str | None
+    progress: bool
+    cache: dict = field(default_factory=dict)
+
+    def bar(self, total: int, desc: str):
+        from tqdm.auto import tqdm
+
+        return tqdm(
+            total=total, desc=desc, unit="row", disable=not self.progress, leave=False,
+            dynamic_ncols=True,
+        )  # fmt: skip
+
+    def once(self, key: str, compute: Callable[[], object]):
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+
+@dataclass(frozen=True)
+class Metric:
+    help: str  # what it measures, for the CLI's help
+    compute: Callable[[Measured], dict]  # its record in evaluation.json
+    rows: Callable[[dict, dict], list[Row]]  # (its record, the protocol) -> lines of the table
+    check: Callable[[Measured], None] = lambda m: None  # refuse before anything is computed
+    in_all: bool = False  # one of --metric all
+
+
+# -- Parzen window (the paper's Table 1) -------------------------------------------------------
+
+
+def _parzen(m: Measured) -> dict:
+    from advnets.data import load
+    from advnets.metrics.parzen import parzen_protocol
+
+    p = m.protocol
+    valid = load(m.source, "valid", m.data_dir, progress=m.progress).x[: p.valid_rows]
+    start = time.perf_counter()
+    with m.bar(len(valid) + len(m.real), "parzen") as bar:
+        res = parzen_protocol(
+            m.x, valid, m.real, p.sigmas, memory_bytes=p.memory_mb * 2**20, progress=bar.update
+        )
+    return {**res.to_dict(), "seconds": round(time.perf_counter() - start, 2)}
+
+
+def _parzen_rows(r: dict, protocol: dict) -> list[Row]:
+    return [
+        (
+            "parzen",
+            f"{r['mean']:.1f} ± {r['stderr']:.1f}",
+            f"log-likelihood, sigma {r['sigma']:.3f} of {len(r['valid_means'])} on "
+            f"{r['n_valid']} valid rows; {r['n_centres']} centres, {r['n_test']} test rows",
+        )
+    ]
+
+
+# -- mode coverage of the 2-D toys (PacGAN's protocol) -----------------------------------------
+
+
+def _modes_check(m: Measured) -> None:
+    from advnets.data.toy import TOYS
+
+    if m.source not in TOYS:
+        raise EvaluationError(
+            f"the modes metric counts the modes of a toy mixture ({', '.join(TOYS)}); "
+            f"{m.source} has no known modes"
+        )
+    if len(m.x) < m.protocol.mode_samples:
+        raise EvaluationError(
+            f"modes counts {m.protocol.mode_samples} samples and {len(m.x)} were drawn: raise "
+            "--samples or lower --mode-samples"
+        )
+
+
+def _modes(m: Measured) -> dict:
+    from advnets.data.toy import TOYS
+    from advnets.metrics.modes import mode_coverage
+
+    toy = TOYS[m.source]
+    start = time.perf_counter()
+    value = mode_coverage(m.x[: m.protocol.mode_samples], toy.means_tensor(), toy.std)
+    return {**value, "seconds": round(time.perf_counter() - start, 2)}
+
+
+def _modes_rows(r: dict, protocol: dict) -> list[Row]:
+    radius = f"{r['radius_sd']:g} sd"
+    return [
+        ("modes", f"{r['modes']} / {r['of']}", f"covered within {radius}, of {r['samples']}"),
+        ("high quality", f"{r['high_quality']:.4f}", f"fraction within {radius} of a mode"),
+    ]
+
+
+# -- the shipped classifier's features ---------------------------------------------------------
+
+
+def _classifier_check(m: Measured) -> None:
+    from advnets.metrics.classifier import SHIPPED
+
+    if m.image_shape != (28, 28) or m.source not in SHIPPED:
+        shape = "points" if m.image_shape is None else "images of {} x {}".format(*m.image_shape)
+        raise EvaluationError(
+            f"classifier metrics are for 28 x 28 images of {' or '.join(SHIPPED)}; {m.source} "
+            f"has {shape}: use --metric parzen, or inception-fid for other images"
+        )
+
+
+def _classifier_features(m: Measured) -> dict:
+    """The classifier's features and class probabilities of the samples and the real rows."""
+    from advnets.metrics.classifier import load_classifier
+
+    def extract():
+        start = time.perf_counter()
+        clf = load_classifier(m.source)
+        with m.bar(len(m.x) + len(m.real), "features") as bar:
+            feats_x, probs_x = clf(m.x, progress=bar.update)
+            feats_r, probs_r = clf(m.real, progress=bar.update)
+        extractor = {
+            "extractor": f"advnets {m.source} classifier ({clf.file})",
+            "sha256": clf.sha256,
+            "extractor_test_accuracy": clf.test_accuracy,
+        }
+        return {"x": feats_x, "px": probs_x, "real": feats_r, "preal": probs_r,
+                "extractor": extractor, "seconds": time.perf_counter() - start}  # fmt: skip
+
+    return m.once("classifier", extract)
+
+
+def _on_classifier(values: Callable[[dict, Protocol], dict]) -> Callable[[Measured], dict]:
+    """A metric of the classifier's features: its values, the extractor, and the seconds of the
+    features and of the metric itself."""
+
+    def compute(m: Measured) -> dict:
+        f = _classifier_features(m)
+        start = time.perf_counter()
+        out = values(f, m.protocol)
+        seconds = f["seconds"] + time.perf_counter() - start
+        return {**out, **f["extractor"], "seconds": round(seconds, 2)}
+
+    return compute
+
+
+def _fid(f: dict, p: Protocol) -> dict:
+    from advnets.metrics.fid import fid
+
+    return {"value": fid(f["x"], f["real"])}
+
+
+def _kid(f: dict, p: Protocol) -> dict:
+    from advnets.metrics.kid import kid
+
+    value, std = kid(f["x"], f["real"], p.kid_subsets, p.kid_subset_size, p.seed)
+    return {"value": value, "std": std}
+
+
+def _pr(f: dict, p: Protocol) -> dict:
+    from advnets.metrics.precision_recall import precision_recall
+
+    precision, recall = precision_recall(f["real"], f["x"], p.pr_k)
+    return {"precision": precision, "recall": recall}
+
+
+def _score(f: dict, p: Protocol) -> dict:
+    from advnets.metrics.score import classifier_score
+
+    value, std = classifier_score(f["px"], p.score_splits)
+    return {"value": value, "std": std, "data_value": classifier_score(f["preal"], p.score_splits)[0]}
+
+
+def _labels(f: dict, p: Protocol) -> dict:
+    from advnets.metrics.score import label_histogram, label_total_variation
+
+    return {
+        "value": label_total_variation(f["px"], f["preal"]),
+        "samples_histogram": [round(v, 5) for v in label_histogram(f["px"]).tolist()],
+        "data_histogram": [round(v, 5) for v in label_histogram(f["preal"]).tolist()],
+    }
+
+
+def _value_row(name: str, what: str, digits: int = 4) -> Callable[[dict, dict], list[Row]]:
+    return lambda r, protocol: [(name, f"{r['value']:.{digits}f}", what)]
+
+
+def _kid_rows(name: str) -> Callable[[dict, dict], list[Row]]:
+    def rows(r: dict, protocol: dict) -> list[Row]:
+        return [(name, f"{r['value']:.5f} ± {r['std']:.5f}", "unbiased MMD², ± std over subsets")]
+
+    return rows
+
+
+def _pr_rows(r: dict, protocol: dict) -> list[Row]:
+    k = f"k = {protocol['pr_k']}"
+    return [("precision", f"{r['precision']:.4f}", k), ("recall", f"{r['recall']:.4f}", k)]
+
+
+def _score_rows(r: dict, protocol: dict) -> list[Row]:
+    value = f"{r['value']:.3f} ± {r['std']:.3f}"
+    return [("score", value, f"classifier score (data: {r['data_value']:.3f})")]
+
+
+# -- a conditional G, class by class -----------------------------------------------------------
+
+
+def _classes_check(m: Measured) -> None:
+    if m.reference or not m.subject.get("classes"):
+        why = "the data has no G to ask for a class" if m.reference else f"{m.subject['run']} is "
+        raise EvaluationError(
+            "the classes metric measures a class-conditional run (condition.kind concat or "
+            "projection); " + (why if m.reference else why + "unconditional")
+        )
+    _classifier_check(m)
+
+
+def _classes(m: Measured) -> dict:
+    """For each class c, `samples / classes` samples asked for c (the same noise for every
+    class): the fraction the classifier labels c, and their classifier-FID against the `split`
+    images of class c."""
+    from advnets.metrics.classifier import load_classifier
+    from advnets.metrics.fid import fid
+    from advnets.sample import load_generator
+
+    p = m.protocol
+    start = time.perf_counter()
+    trained = load_generator(m.path, average=not m.last_iterate)
+    clf = load_classifier(m.source)
+    per_class = p.samples // trained.num_classes
+    if per_class < 2:
+        raise EvaluationError(
+            f"samples = {p.samples} gives fewer than 2 per class of {trained.num_classes}"
+        )
+    feats_real, _ = clf(m.real)
+    agreement, fids = [], []
+    with m.bar(trained.num_classes * per_class, "classes") as bar:
+        for c in range(trained.num_classes):
+            x = trained.sample(per_class, seed=p.seed, label=c, truncation=p.truncation)
+            feats, probs = clf(x)
+            agreement.append(float((probs.argmax(1) == c).double().mean()))
+            of_c = feats_real[m.real_y == c]
+            fids.append(fid(feats, of_c) if len(of_c) >= 2 else None)
+            bar.update(per_class)
+    known = [f for f in fids if f is not None]
+    return {
+        "agreement": sum(agreement) / len(agreement),
+        "per_class_agreement": agreement,
+        "fid_mean": sum(known) / len(known) if known else None,
+        "per_class_fid": fids,
+        "samples_per_class": per_class,
+        "extractor": f"advnets {m.source} classifier ({clf.file})",
+        "sha256": clf.sha256,
+        "extractor_test_accuracy": clf.test_accuracy,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def _classes_rows(r: dict, protocol: dict) -> list[Row]:
+    lowest = min(r["per_class_agreement"])
+    rows = [
+        (
+            "agreement",
+            f"{r['agreement']:.4f}",
+            f"classifier says the asked-for class; lowest {lowest:.4f}",
+        )
+    ]
+    if r["fid_mean"] is not None:
+        each = ", ".join(f"{f:.1f}" if f is not None else "-" for f in r["per_class_fid"])
+        rows.append(("class fid", f"{r['fid_mean']:.4f}", "mean per-class FID: " + each))
+    return rows
+
+
+# -- Inception-v3 features ---------------------------------------------------------------------
+
+
+def _inception_check(m: Measured) -> None:
+    from advnets.metrics.inception import check_available
+
+    check_available(m.image_shape)
+
+
+def _inception(name: str) -> Callable[[Measured], dict]:
+    def compute(m: Measured) -> dict:
+        from advnets.metrics.inception import inception_metrics
+
+        def both():
+            wanted = [n for n in m.names if n in ("inception-fid", "inception-kid")]
+            start = time.perf_counter()
+            values = inception_metrics(
+                m.x, m.real, m.image_shape, wanted, m.protocol, progress=m.progress
+            )
+            return values, time.perf_counter() - start
+
+        values, seconds = m.once("inception", both)
+        return {**values[name], "seconds": round(seconds, 2)}
+
+    return compute
+
+
+METRICS: dict[str, Metric] = {
+    "modes": Metric(
+        "on a 2-D toy mixture: the modes covered and the share of high-quality samples",
+        _modes,
+        _modes_rows,
+        _modes_check,
+    ),
+    "parzen": Metric(
+        "the paper's Parzen-window log-likelihood of the test rows (sigma from validation)",
+        _parzen,
+        _parzen_rows,
+        in_all=True,
+    ),
+    "fid": Metric(
+        "Fréchet distance of the shipped classifier's features (MNIST, Fashion-MNIST)",
+        _on_classifier(_fid),
+        _value_row("fid", "Fréchet distance of features"),
+        _classifier_check,
+        in_all=True,
+    ),
+    "kid": Metric(
+        "kernel distance (unbiased MMD²) of the classifier's features",
+        _on_classifier(_kid),
+        _kid_rows("kid"),
+        _classifier_check,
+        in_all=True,
+    ),
+    "pr": Metric(
+        "precision and recall of the classifier's features (k nearest neighbours)",
+        _on_classifier(_pr),
+        _pr_rows,
+        _classifier_check,
+        in_all=True,
+    ),
+    "score": Metric(
+        "the classifier score (the Inception score with the shipped classifier)",
+        _on_classifier(_score),
+        _score_rows,
+        _classifier_check,
+        in_all=True,
+    ),
+    "labels": Metric(
+        "total variation between the predicted-label histograms of samples and data",
+        _on_classifier(_labels),
+        _value_row("labels", "total variation of predicted-label histograms"),
+        _classifier_check,
+        in_all=True,
+    ),
+    "classes": Metric(
+        "a conditional run: the classifier's agreement with the asked-for class, per-class FID",
+        _classes,
+        _classes_rows,
+        _classes_check,
+    ),
+    "inception-fid": Metric(
+        "FID of Inception-v3 features (the inception extra), images of any size",
+        _inception("inception-fid"),
+        _value_row("inception-fid", "Fréchet distance of features"),
+        _inception_check,
+    ),
+    "inception-kid": Metric(
+        "KID of Inception-v3 features (the inception extra)",
+        _inception("inception-kid"),
+        _kid_rows("inception-kid"),
+        _inception_check,
+    ),
+}
 
 
 def parse_metrics(text: str | list[str]) -> list[str]:
+    """The metrics named in 'parzen,fid' (or a list), in the registry's order; 'all' for the
+    metrics marked in_all."""
     names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
     if names == ["all"]:
-        return ["parzen", *(m for m in CLASSIFIER_METRICS if m != "classes")]
+        return [name for name, metric in METRICS.items() if metric.in_all]
     unknown = [m for m in names if m not in METRICS]
     if unknown or not names:
+        everything = ", ".join(name for name, metric in METRICS.items() if metric.in_all)
         raise EvaluationError(
-            f"unknown metric {', '.join(unknown) or '(none given)'}; "
-            f"valid metrics: {', '.join(METRICS)}, or all (parzen and the classifier metrics but classes)"
+            f"unknown metric {', '.join(unknown) or '(none given)'}; valid metrics: "
+            f"{', '.join(METRICS)}, or all ({everything})"
         )
-    return list(dict.fromkeys(names))
+    return [name for name in METRICS if name in names]
 
 
-def _bar(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total, desc=desc, unit="row", disable=not enabled, leave=False, dynamic_ncols=True
-    )
-
-
-def _samples(
-    path, source, protocol: Protocol, reference: bool, data_dir, progress: bool, last_iterate: bool
-):
+def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progress, last_iterate):
     """(samples [n, D], image_shape, data source, subject record)."""
     from advnets.data import load
 
     if reference:
         if protocol.truncation != 1:
             raise EvaluationError(
-                "truncation shrinks the noise of G; the reference rows are training images: drop it"
+                "truncation shrinks the noise of G; the reference rows are training images: "
+                "drop it"
             )
         if source is None:
             raise EvaluationError(
@@ -152,7 +500,8 @@ def _samples(
         train = load(source, "train", data_dir, progress=progress)
         if len(train) < protocol.samples:
             raise EvaluationError(
-                f"{source} has {len(train)} training rows, fewer than samples = {protocol.samples}"
+                f"{source} has {len(train)} training rows, fewer than "
+                f"samples = {protocol.samples}"
             )
         subject = {"reference": f"{source} training rows 0-{protocol.samples - 1}"}
         return train.x[: protocol.samples], train.image_shape, source, subject
@@ -163,11 +512,13 @@ def _samples(
         raise EvaluationError(
             f"the run was trained on {trained.config.data.source}, not {source}: drop --data"
         )
-    with _bar(protocol.samples, "sampling", progress) as bar:
+    from tqdm.auto import tqdm
+
+    with tqdm(total=protocol.samples, desc="sampling", disable=not progress, leave=False) as bar:
         x = trained.sample(protocol.samples, seed=protocol.seed, truncation=protocol.truncation)
         bar.update(protocol.samples)
     subject = {
-        "run": str(trained.checkpoint.parent.parent),
+        "run": str(trained.run.root),
         "checkpoint": trained.checkpoint.name,
         "step": trained.step,
         "weights": "average" if trained.averaged else "last iterate",
@@ -176,9 +527,7 @@ def _samples(
     if last_iterate and trained.config.average.kind != "none":
         subject["checkpoint"] += ":last-iterate"  # filed apart from the run's model, its average
     if protocol.truncation != 1:
-        subject["checkpoint"] += (
-            f":truncation-{protocol.truncation:g}"  # and apart from the model itself
-        )
+        subject["checkpoint"] += f":truncation-{protocol.truncation:g}"  # and from G itself
     return x, trained.image_shape, trained.config.data.source, subject
 
 
@@ -209,14 +558,14 @@ def evaluate(
         raise EvaluationError(
             "nothing to evaluate: give a run folder (or --reference with --data SOURCE)"
         )
-    run_root = None
+    run = None
     if path is not None:
-        from advnets.train import checkpoint
+        from advnets import checkpoint
+        from advnets.run import open_checkpoint
 
-        folder = checkpoint.resolve(path)
-        run_root = folder.parent.parent
+        run, folder = open_checkpoint(path)
         if reference and source is None:
-            source = json.loads((folder / "state.json").read_text())["config"]["data"]["source"]
+            source = checkpoint.read_state(folder)["config"]["data"]["source"]
     x, image_shape, source, subject = _samples(
         path, source, protocol, reference, data_dir, progress, last_iterate
     )
@@ -225,67 +574,26 @@ def evaluate(
     real = data.x[protocol.split_start : stop]
     if len(real) < 2:
         raise EvaluationError(
-            f"{source} {protocol.split} has {len(data)} rows: split_start = {protocol.split_start} "
-            f"leaves {len(real)}, at least 2 are needed"
+            f"{source} {protocol.split} has {len(data)} rows: split_start = "
+            f"{protocol.split_start} leaves {len(real)}, at least 2 are needed"
         )
-    result = Evaluation(
-        subject={
-            **subject,
-            "data": source,
-            "split": protocol.split,
-            "split_range": [protocol.split_start, protocol.split_start + len(real)],
-            "split_rows": len(real),
-            "samples": len(x),
-        },
-        protocol=json.loads(json.dumps(asdict(protocol))),
-    )  # as it reads back from JSON
-
-    classifier_wanted = [m for m in names if m in CLASSIFIER_METRICS]
-    inception_wanted = [m for m in names if m in INCEPTION_METRICS]
-    # refuse what cannot be computed before spending time on the rest
-    if "classes" in names and (reference or not subject.get("classes")):
-        raise EvaluationError(
-            "the classes metric measures a class-conditional run (condition.kind concat or "
-            "projection); "
-            + (
-                "the data has no G to ask for a class"
-                if reference
-                else f"{subject['run']} is unconditional"
-            )
-        )
-    if classifier_wanted:
-        _check_classifier_applies(source, image_shape)
-    if inception_wanted:
-        from advnets.metrics.inception import check_available
-
-        check_available(image_shape)
-    if "modes" in names:
-        result.metrics["modes"] = _modes(x, source, protocol)
-    if "parzen" in names:
-        valid = (
-            data
-            if protocol.split == "valid"
-            else load(source, "valid", data_dir, progress=progress)
-        )
-        result.metrics["parzen"] = _parzen(x, valid.x, real, protocol, progress)
-    if set(classifier_wanted) - {"classes"}:
-        result.metrics.update(
-            _classifier_metrics(x, real, source, classifier_wanted, protocol, progress)
-        )
-    if "classes" in names:
-        real_y = data.y[protocol.split_start : stop]
-        result.metrics["classes"] = _class_metrics(
-            path, last_iterate, real, real_y, source, protocol, progress
-        )
-    if inception_wanted:
-        from advnets.metrics.inception import inception_metrics
-
-        start = time.perf_counter()
-        values = inception_metrics(
-            x, real, image_shape, inception_wanted, protocol, progress=progress
-        )
-        for name, value in values.items():
-            result.metrics[name] = {**value, "seconds": round(time.perf_counter() - start, 2)}
+    subject |= {
+        "data": source,
+        "split": protocol.split,
+        "split_range": [protocol.split_start, protocol.split_start + len(real)],
+        "split_rows": len(real),
+        "samples": len(x),
+    }
+    real_y = data.y[protocol.split_start : stop] if data.y is not None else None
+    measured = Measured(
+        x, real, real_y, image_shape, source, protocol, subject, names, reference, path,
+        last_iterate, data_dir, progress,
+    )  # fmt: skip
+    for name in names:  # refuse what cannot be computed before spending time on the rest
+        METRICS[name].check(measured)
+    result = Evaluation(subject, json.loads(json.dumps(asdict(protocol))))  # as read back
+    for name in names:
+        result.metrics[name] = METRICS[name].compute(measured)
     result.environment = {
         "advnets": _version(),
         "torch": torch.__version__,
@@ -293,11 +601,9 @@ def evaluate(
         "machine": platform.machine(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    result.recorded_in = None
-    if write and run_root is not None:
-        result.recorded_in = record(
-            run_root, result, key="reference" if reference else subject["checkpoint"]
-        )
+    if write and run is not None:
+        key = "reference" if reference else subject["checkpoint"]
+        result.recorded_in = record(run.evaluation_path, result, key=key)
     return result
 
 
@@ -307,176 +613,11 @@ def _version() -> str:
     return __version__
 
 
-def _parzen(x, valid, real, protocol: Protocol, progress: bool) -> dict:
-    from advnets.metrics.parzen import parzen_protocol
-
-    valid = valid[: protocol.valid_rows]
-    start = time.perf_counter()
-    with _bar(len(valid) + len(real), "parzen", progress) as bar:
-        res = parzen_protocol(
-            x,
-            valid,
-            real,
-            protocol.sigmas,
-            memory_bytes=protocol.memory_mb * 2**20,
-            progress=bar.update,
-        )
-    return {**res.to_dict(), "seconds": round(time.perf_counter() - start, 2)}
-
-
-def _modes(x: torch.Tensor, source: str, protocol: Protocol) -> dict:
-    from advnets.data.toy import TOYS
-    from advnets.metrics.modes import mode_coverage
-
-    if source not in TOYS:
-        raise EvaluationError(
-            f"the modes metric counts the modes of a toy mixture ({', '.join(TOYS)}); "
-            f"{source} has no known modes"
-        )
-    if len(x) < protocol.mode_samples:
-        raise EvaluationError(
-            f"modes counts {protocol.mode_samples} samples and {len(x)} were drawn: raise "
-            "--samples or lower --mode-samples"
-        )
-    toy = TOYS[source]
-    start = time.perf_counter()
-    value = mode_coverage(x[: protocol.mode_samples], toy.means_tensor(), toy.std)
-    return {**value, "seconds": round(time.perf_counter() - start, 2)}
-
-
-def _check_classifier_applies(source: str, image_shape) -> None:
-    from advnets.metrics.classifier import SHIPPED
-
-    if image_shape != (28, 28) or source not in SHIPPED:
-        shape = "points" if image_shape is None else "images of {} x {}".format(*image_shape)
-        raise EvaluationError(
-            f"classifier metrics are for 28 x 28 images of {' or '.join(SHIPPED)}; {source} has "
-            f"{shape}: use --metric parzen, or inception-fid for other images"
-        )
-
-
-def _classifier_metrics(x, real, source, wanted, protocol: Protocol, progress: bool) -> dict:
-    from advnets.metrics.classifier import load_classifier
-    from advnets.metrics.fid import fid
-    from advnets.metrics.kid import kid
-    from advnets.metrics.precision_recall import precision_recall
-    from advnets.metrics.score import (
-        classifier_score,
-        label_histogram,
-        label_total_variation,
-    )
-
-    start = time.perf_counter()
-    clf = load_classifier(source)
-    with _bar(len(x) + len(real), "features", progress) as bar:
-        feats_x, probs_x = clf(x, progress=bar.update)
-        feats_r, probs_r = clf(real, progress=bar.update)
-    extractor = {
-        "extractor": f"advnets {source} classifier ({clf.file})",
-        "sha256": clf.sha256,
-        "extractor_test_accuracy": clf.test_accuracy,
-    }
-    seconds = time.perf_counter() - start
-    out = {}
-
-    def timed(name, fn):
-        t = time.perf_counter()
-        values = fn()
-        out[name] = {**values, **extractor, "seconds": round(seconds + time.perf_counter() - t, 2)}
-
-    if "fid" in wanted:
-        timed("fid", lambda: {"value": fid(feats_x, feats_r)})
-    if "kid" in wanted:
-        timed(
-            "kid",
-            lambda: dict(
-                zip(
-                    ("value", "std"),
-                    kid(
-                        feats_x,
-                        feats_r,
-                        protocol.kid_subsets,
-                        protocol.kid_subset_size,
-                        protocol.seed,
-                    ),
-                )
-            ),
-        )
-    if "pr" in wanted:
-        timed(
-            "pr",
-            lambda: dict(
-                zip(("precision", "recall"), precision_recall(feats_r, feats_x, protocol.pr_k))
-            ),
-        )
-    if "score" in wanted:
-        timed(
-            "score",
-            lambda: {
-                **dict(zip(("value", "std"), classifier_score(probs_x, protocol.score_splits))),
-                "data_value": classifier_score(probs_r, protocol.score_splits)[0],
-            },
-        )
-    if "labels" in wanted:
-        timed(
-            "labels",
-            lambda: {
-                "value": label_total_variation(probs_x, probs_r),
-                "samples_histogram": [round(v, 5) for v in label_histogram(probs_x).tolist()],
-                "data_histogram": [round(v, 5) for v in label_histogram(probs_r).tolist()],
-            },
-        )
-    return out
-
-
-def _class_metrics(
-    path, last_iterate: bool, real, real_y, source, protocol: Protocol, progress: bool
-) -> dict:
-    """Label agreement and per-class FID of a conditional G (see the module docstring)."""
-    from advnets.metrics.classifier import load_classifier
-    from advnets.metrics.fid import fid
-    from advnets.sample import load_generator
-
-    start = time.perf_counter()
-    trained = load_generator(path, average=not last_iterate)
-    clf = load_classifier(source)
-    per_class = protocol.samples // trained.num_classes
-    if per_class < 2:
-        raise EvaluationError(
-            f"samples = {protocol.samples} gives fewer than 2 per class of {trained.num_classes}"
-        )
-    feats_real, _ = clf(real)
-    agreement, fids = [], []
-    with _bar(trained.num_classes * per_class, "classes", progress) as bar:
-        for c in range(trained.num_classes):
-            feats, probs = clf(
-                trained.sample(
-                    per_class, seed=protocol.seed, label=c, truncation=protocol.truncation
-                )
-            )
-            agreement.append(float((probs.argmax(1) == c).double().mean()))
-            of_c = feats_real[real_y == c]
-            fids.append(fid(feats, of_c) if len(of_c) >= 2 else None)
-            bar.update(per_class)
-    known = [f for f in fids if f is not None]
-    return {
-        "agreement": sum(agreement) / len(agreement),
-        "per_class_agreement": agreement,
-        "fid_mean": sum(known) / len(known) if known else None,
-        "per_class_fid": fids,
-        "samples_per_class": per_class,
-        "extractor": f"advnets {source} classifier ({clf.file})",
-        "sha256": clf.sha256,
-        "extractor_test_accuracy": clf.test_accuracy,
-        "seconds": round(time.perf_counter() - start, 2),
-    }
-
-
-def record(run: Path, result: Evaluation, key: str) -> Path:
-    """Merge `result` into RUN/evaluation.json under `key`, atomically; other keys are kept."""
+def record(target: Path, result: Evaluation, key: str) -> Path:
+    """Merge `result` into the evaluation record `target` (RUN/evaluation.json) under `key`,
+    atomically; other keys are kept."""
     from advnets.io import atomic_write_text
 
-    target = run / "evaluation.json"
     book = {}
     if target.is_file():
         try:
@@ -493,77 +634,12 @@ def record(run: Path, result: Evaluation, key: str) -> Path:
 
 def format_table(result: Evaluation) -> str:
     """The metrics of one evaluation as an aligned text table."""
-    rows = []
-    for name, m in result.metrics.items():
-        if name == "parzen":
-            rows.append(
-                (
-                    name,
-                    f"{m['mean']:.1f} ± {m['stderr']:.1f}",
-                    f"log-likelihood, sigma {m['sigma']:.3f} of {len(m['valid_means'])} on {m['n_valid']} valid rows; "
-                    f"{m['n_centres']} centres, {m['n_test']} test rows",
-                )
-            )
-        elif name in ("kid", "inception-kid"):
-            rows.append(
-                (name, f"{m['value']:.5f} ± {m['std']:.5f}", "unbiased MMD², ± std over subsets")
-            )
-        elif name == "pr":
-            rows.append(("precision", f"{m['precision']:.4f}", f"k = {result.protocol['pr_k']}"))
-            rows.append(("recall", f"{m['recall']:.4f}", f"k = {result.protocol['pr_k']}"))
-        elif name == "score":
-            rows.append(
-                (
-                    name,
-                    f"{m['value']:.3f} ± {m['std']:.3f}",
-                    f"classifier score (data: {m['data_value']:.3f})",
-                )
-            )
-        elif name == "labels":
-            rows.append(
-                (name, f"{m['value']:.4f}", "total variation of predicted-label histograms")
-            )
-        elif name == "classes":
-            rows.append(
-                (
-                    "agreement",
-                    f"{m['agreement']:.4f}",
-                    f"classifier says the asked-for class; lowest {min(m['per_class_agreement']):.4f}",
-                )
-            )
-            if m["fid_mean"] is not None:
-                rows.append(
-                    (
-                        "class fid",
-                        f"{m['fid_mean']:.4f}",
-                        "mean per-class FID: "
-                        + ", ".join(
-                            f"{f:.1f}" if f is not None else "-" for f in m["per_class_fid"]
-                        ),
-                    )
-                )
-        elif name == "modes":
-            rows.append(
-                (
-                    "modes",
-                    f"{m['modes']} / {m['of']}",
-                    f"covered by a sample within {m['radius_sd']:g} sd, of {m['samples']} samples",
-                )
-            )
-            rows.append(
-                (
-                    "high quality",
-                    f"{m['high_quality']:.4f}",
-                    f"fraction within {m['radius_sd']:g} sd of a mode",
-                )
-            )
-        else:
-            rows.append((name, f"{m['value']:.4f}", "Fréchet distance of features"))
-    subject = result.subject
-    head = (
-        f"{subject.get('reference') or subject['run'] + ' @ ' + subject['checkpoint']}: "
-        f"{subject['samples']} samples vs {subject['split_rows']} {subject['data']} {subject['split']} rows"
-    )
-    width = max(len(r[0]) for r in rows) if rows else 0
-    vwidth = max(len(r[1]) for r in rows) if rows else 0
+    rows = [
+        row for name, m in result.metrics.items() for row in METRICS[name].rows(m, result.protocol)
+    ]
+    s = result.subject
+    what = s.get("reference") or f"{s['run']} @ {s['checkpoint']}"
+    head = f"{what}: {s['samples']} samples vs {s['split_rows']} {s['data']} {s['split']} rows"
+    width = max((len(r[0]) for r in rows), default=0)
+    vwidth = max((len(r[1]) for r in rows), default=0)
     return "\n".join([head] + [f"  {n:<{width}}  {v:>{vwidth}}  {note}" for n, v, note in rows])

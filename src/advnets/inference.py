@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from advnets.errors import ArgumentError, NotApplicable
 from advnets.io import atomic_write_bytes, atomic_write_text
 from advnets.nn import sample_noise
 from advnets.nn.encoder import Encoder
@@ -43,12 +44,12 @@ def fit_encoder(
     """E fitted to the trained (frozen) G; returns E and its loss log [{step, loss}], the mean loss
     of every `log_every` steps (default: 20 rows over the fit)."""
     if trained.num_classes:
-        raise ValueError(
+        raise NotApplicable(
             "the inference network predicts the noise of an unconditional G; this run is "
             "class-conditional"
         )
     if steps < 1 or batch < 1:
-        raise ValueError(f"steps = {steps}, batch = {batch}: both must be at least 1")
+        raise ArgumentError(f"steps = {steps}, batch = {batch}: both must be at least 1")
     g = trained.config.generator
     torch.manual_seed(seed)
     data_dim = trained.sample(1).shape[1]
@@ -153,24 +154,24 @@ def measure(E: Encoder, trained, data_dir=None) -> dict:
 
 def load_encoder(run: str | Path) -> tuple[Encoder, dict]:
     """The run's E: its own, trained jointly (BiGAN), else the one fitted to it (RUN/encoder/)."""
+    from advnets import checkpoint
     from advnets.config import from_dict
-    from advnets.train import checkpoint
+    from advnets.nn import build_encoder
+    from advnets.run import open_checkpoint
 
-    ckpt = checkpoint.resolve(run)
+    folder_run, ckpt = open_checkpoint(run)
     weights, _, meta = checkpoint.load(ckpt)
     own = checkpoint.split_weights(weights, "encoder")
     if own:
-        from advnets.train.loop import build_encoder
-
         E = build_encoder(from_dict(meta["config"], source=f"{ckpt}/state.json"), meta["data_dim"])
         checkpoint.load_into(E, own, "encoder", ckpt)
         return E.eval(), {
             "trained": "jointly with G (encoder.kind = bigan)",
             "checkpoint": ckpt.name,
         }
-    folder = ckpt.parent.parent / FOLDER
+    folder = folder_run.folder(FOLDER)
     if not (folder / "encoder.json").is_file():
-        raise FileNotFoundError(
+        raise NotApplicable(
             f"{folder} holds no fitted encoder: fit one with 'advnets encoder {run}'"
         )
     record = json.loads((folder / "encoder.json").read_text())

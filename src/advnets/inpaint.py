@@ -15,6 +15,7 @@ import math
 
 import torch
 
+from advnets.errors import ArgumentError, NotApplicable
 from advnets.nn import sample_noise
 
 MASKS = {
@@ -30,7 +31,7 @@ MASKS = {
 def visible_mask(kind: str, image_shape: tuple[int, int], n: int, seed: int = 0) -> torch.Tensor:
     """m [n, H * W] float32: 1 where the pixel is seen, 0 where it is hidden (see MASKS)."""
     if kind not in MASKS:
-        raise ValueError(f"unknown mask {kind!r}; valid masks: {', '.join(MASKS)}")
+        raise ArgumentError(f"unknown mask {kind!r}; valid masks: {', '.join(MASKS)}")
     h, w = image_shape
     if kind == "random":
         gen = torch.Generator().manual_seed(seed)
@@ -67,7 +68,7 @@ def complete(
     if realism > 0 and D is None:
         raise ValueError("realism > 0 weighs -log D(G(z)): pass the discriminator D")
     if steps < 0 or restarts < 1:
-        raise ValueError(
+        raise ArgumentError(
             f"steps = {steps}, restarts = {restarts}: need steps >= 0 and restarts >= 1"
         )
     n = len(x)
@@ -144,12 +145,12 @@ def inpainting_report(
     completed, and (given the `train` images) completed from the nearest training image instead.
     Returns (report, the visible mask [n, D], the completions [n, D])."""
     if trained.num_classes:
-        raise ValueError(
+        raise NotApplicable(
             "inpainting searches the noise of an unconditional G; this run is class-conditional "
             "(its class would have to be known, or searched as well)"
         )
     if not trained.image_shape:
-        raise ValueError(f"inpainting completes images; {source} holds points")
+        raise NotApplicable(f"inpainting completes images; {source} holds points")
     g = trained.config.generator
     visible = visible_mask(mask, trained.image_shape, len(images), seed)
     done = [

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import torch
 
+from advnets import checkpoint
 from advnets.config import Config, from_dict
+from advnets.errors import ArgumentError, NotApplicable
 from advnets.nn import (
     Discriminator,
     Generator,
@@ -16,7 +18,7 @@ from advnets.nn import (
     sample_classes,
     sample_noise,
 )
-from advnets.train import checkpoint
+from advnets.run import Run, run_of
 
 
 @dataclass
@@ -32,6 +34,11 @@ class TrainedGenerator:
     class_frequencies: torch.Tensor | None = None
 
     @property
+    def run(self) -> Run:
+        """The run folder the checkpoint belongs to."""
+        return run_of(self.checkpoint)
+
+    @property
     def num_classes(self) -> int:
         return 0 if self.class_frequencies is None else len(self.class_frequencies)
 
@@ -39,12 +46,12 @@ class TrainedGenerator:
         if label is None:
             return
         if not self.num_classes:
-            raise ValueError(
+            raise NotApplicable(
                 f"{self.checkpoint} is not a class-conditional model (condition.kind = none): "
                 "it cannot be asked for a label"
             )
         if not 0 <= label < self.num_classes:
-            raise ValueError(
+            raise ArgumentError(
                 f"label {label} is not a class of this model: expected 0 to {self.num_classes - 1}"
             )
 
@@ -100,7 +107,7 @@ def check_truncation(psi: float) -> None:
     ψ = 1 is the model itself; a smaller ψ trades variety for typical samples. ψ > 1 would ask G
     about noise it never saw in training (outside the uniform prior's support), so it is refused."""
     if not isinstance(psi, (int, float)) or not 0 < psi <= 1:
-        raise ValueError(
+        raise ArgumentError(
             f"truncation = {psi!r}: expected a number in (0, 1]; 1 samples the prior itself, "
             "smaller values shrink the noise toward the prior's centre"
         )
@@ -159,20 +166,27 @@ def load_discriminator(
         prefix = checkpoint.D_AVERAGE_PREFIX
     freqs = meta.get("class_frequencies")
     state = checkpoint.split_weights(weights, prefix)
-    last = max(int(k.split(".")[1]) for k in state if k.startswith("net."))  # D's output layer
-    outputs = next(
-        v.shape[0] for k, v in state.items() if k.startswith(f"net.{last}.") and v.ndim == 2
-    )
     D = build_discriminator(
-        config.discriminator,
+        config,
         meta["data_dim"],
         num_classes=len(freqs) if freqs else 0,
-        condition=config.condition.kind,
-        outputs=outputs,  # K: semi-supervised
-        auxiliary=config.condition.auxiliary_weight > 0,
-        extra_dim=config.generator.noise_dim if config.encoder.kind == "bigan" else 0,
+        outputs=_discriminator_outputs(meta, config, state),
         image_shape=tuple(meta["image_shape"]) if meta.get("image_shape") else None,
     )
     checkpoint.load_into(D, state, prefix, folder)
     D.averaged = prefix == checkpoint.D_AVERAGE_PREFIX
     return D.to(device).eval()
+
+
+def _discriminator_outputs(meta: dict, config: Config, state: dict[str, torch.Tensor]) -> int:
+    """D's output count as its checkpoint records it: 1, or K class logits when semi-supervised.
+    Checkpoints written before it was recorded: 1 unless semi-supervised, when K is the row
+    count of D's last weight matrix."""
+    if "d_outputs" in meta:
+        return int(meta["d_outputs"])
+    if not config.semi.labels_per_class:
+        return 1
+    last = max(int(k.split(".")[1]) for k in state if k.startswith("net."))
+    return next(
+        v.shape[0] for k, v in state.items() if k.startswith(f"net.{last}.") and v.ndim == 2
+    )

@@ -12,25 +12,13 @@ The labelled images are a class-balanced draw from the training split (`labelled
 
 from __future__ import annotations
 
-import json
 import time
 
 import torch
 import torch.nn.functional as F
 
-
-def labelled_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
-    """Indices [K * per_class] of `per_class` rows of each class, drawn with `seed` (sorted)."""
-    gen = torch.Generator().manual_seed(seed)
-    chosen = []
-    for c in range(int(labels.max()) + 1):
-        rows = (labels == c).nonzero().squeeze(1)
-        if len(rows) < per_class:
-            raise ValueError(
-                f"class {c} has {len(rows)} training rows, fewer than labels_per_class = {per_class}"
-            )
-        chosen.append(rows[torch.randperm(len(rows), generator=gen)[:per_class]])
-    return torch.cat(chosen).sort().values
+from advnets.data.labels import labelled_subset
+from advnets.errors import NotApplicable
 
 
 @torch.no_grad()
@@ -97,18 +85,18 @@ def classification_report(
     gets `labels_per_class` (default 10) drawn with `label_seed` (default 0). Where the run
     averages D's weights (average.discriminator) and `average` holds, the averaged D is the one
     scored; the trained D's error is reported beside it."""
+    from advnets import checkpoint
     from advnets.config import from_dict
     from advnets.data import load
     from advnets.nn import build_discriminator
+    from advnets.run import open_checkpoint
     from advnets.sample import load_discriminator
-    from advnets.train import checkpoint
 
-    folder = checkpoint.resolve(run)
-    meta = json.loads((folder / "state.json").read_text())
-    config = from_dict(meta["config"], source=f"{folder}/state.json")
+    the_run, folder = open_checkpoint(run)
+    config = from_dict(checkpoint.read_state(folder)["config"], source=f"{folder}/state.json")
     if config.condition.kind != "none" or config.encoder.kind != "none":
-        raise ValueError(
-            f"{folder.parent.parent} has a D that judges x together with "
+        raise NotApplicable(
+            f"{the_run.root} has a D that judges x together with "
             f"{'a class' if config.condition.kind != 'none' else 'a code z (BiGAN)'}; classify needs a "
             "D of x alone: an unconditional run, or a semi-supervised one (semi.labels_per_class)"
         )
@@ -120,12 +108,12 @@ def classification_report(
         load(config.data.source, "test", data_dir),
     )
     if train.y is None:
-        raise ValueError(f"{config.data.source} has no class labels to classify")
+        raise NotApplicable(f"{config.data.source} has no class labels to classify")
     rows = labelled_subset(train.y, per_class, seed)
     lab_x, lab_y = train.x[rows], train.y[rows]
     D = load_discriminator(folder, average=average)
     report = {
-        "run": str(folder.parent.parent),
+        "run": str(the_run.root),
         "checkpoint": folder.name,
         "data": config.data.source,
         "labels_per_class": per_class,
@@ -148,11 +136,11 @@ def classification_report(
         classes = int(train.y.max()) + 1
         report["supervised_error"] = supervised_baseline(
             lambda: build_discriminator(
-                config.discriminator,
+                config,
                 train.dim,
-                train.x,
                 outputs=classes,
                 image_shape=train.image_shape,
+                train_x=train.x,
             ),
             lab_x,
             lab_y,

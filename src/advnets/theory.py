@@ -14,17 +14,16 @@
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from advnets.config import Config
 from advnets.data.toy import TOYS
-from advnets.io import atomic_write_text
+from advnets.errors import NotApplicable
 from advnets.nn import build_discriminator, sample_noise
 
 
@@ -181,7 +180,9 @@ def fit(G, config: Config, n_samples: int = 100_000, seed: int = 0) -> dict:
 
     toy = TOYS[config.data.source]
     if len(toy.means) != 1 or toy.dim != 1:
-        raise ValueError(f"fit() compares with one 1-D Gaussian; {config.data.source} is not one")
+        raise NotApplicable(
+            f"fit() compares with one 1-D Gaussian; {config.data.source} is not one"
+        )
     gen = torch.Generator().manual_seed(seed + 3)
     g = config.generator
     with torch.no_grad():
@@ -210,39 +211,46 @@ def fit(G, config: Config, n_samples: int = 100_000, seed: int = 0) -> dict:
 def compare_objectives(config: Config, run_root, steps: int, progress: bool = False) -> dict:
     """Train the same config and seed with each generator objective for `steps` steps; returns
     {objective: metrics.jsonl rows} (steps, losses, mean D outputs, G's gradient norm)."""
-    from advnets.train.loop import read_metrics, train
+    from advnets.run import Run
+    from advnets.train import train
 
     logs = {}
     for objective in ("minimax", "non-saturating"):
         cfg = replace(config, train=replace(config.train, objective=objective, max_steps=steps))
         run = train(cfg, Path(run_root) / objective, progress=progress)
-        logs[objective] = [r for r in read_metrics(run / "metrics.jsonl") if not r.get("partial")]
+        logs[objective] = Run(run).metrics(complete=True)
     return logs
+
+
+@dataclass
+class TheoryReport:
+    """The checks of `report` (`result`, JSON-able) and the curves a figure of them draws."""
+
+    result: dict
+    grid: torch.Tensor  # x values [m]
+    curves: dict  # p_data, p_g (KDE) and D on the grid (curves_1d)
+    logs: dict  # {objective: metrics rows} of the two short runs (compare_objectives)
 
 
 def report(
     run,
-    out_dir=None,
     d_steps: int = 3000,
     objective_steps: int = 300,
     seed: int = 0,
     progress: bool = False,
-) -> dict:
-    """Every check above for the final generator of a 1-D toy run: a JSON-able dict, and a figure
-    (D against D*, p_g against p_data, G's gradient norm under each objective) in `out_dir`."""
-    from advnets.figures.plots import _figure, _save
-    from advnets.figures.toy1d import panel_curves
+) -> TheoryReport:
+    """Every check above for the final generator of a 1-D toy run (advnets.figures.theory draws
+    and writes them)."""
     from advnets.sample import load_generator
 
     trained = load_generator(run)
     config = trained.config
     toy = TOYS.get(config.data.source)
     if toy is None or toy.dim != 1 or len(toy.means) != 1:
-        raise ValueError(
-            f"the theory report needs a run on gaussian-1d; {run} was trained on {config.data.source}"
+        raise NotApplicable(
+            f"the theory report needs a run on gaussian-1d; {run} was trained on "
+            f"{config.data.source}"
         )
-    out_dir = Path(out_dir) if out_dir else Path(trained.checkpoint).parent.parent / "theory"
-    out_dir.mkdir(parents=True, exist_ok=True)
     G = trained.G
     D = train_discriminator(G, config, steps=d_steps, seed=seed)
     grid = default_grid(config)
@@ -260,7 +268,7 @@ def report(
         generator=replace(config.generator, output_bias_from_data=False),
         train=replace(config.train, log_every=10, sample_every=10**6),
     )
-    with tempfile.TemporaryDirectory() as scratch:  # the two short runs are kept as their logs only
+    with tempfile.TemporaryDirectory() as scratch:  # the two short runs: their logs only are kept
         logs = compare_objectives(start, scratch, objective_steps, progress=progress)
     result["objectives"] = {
         name: {
@@ -269,35 +277,16 @@ def report(
         }
         for name, rows in logs.items()
     }
+    curves = curves_1d(G, D, config, grid, n_samples=100_000, seed=seed)
+    return TheoryReport(result, grid, curves, logs)
 
-    curves = panel_curves(G, D, config, grid, n_samples=100_000, seed=seed)
-    p_data, p_g, d = curves["p_data"], curves["p_g"], curves["d"]
-    plt = _figure()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(grid, p_data, "k:", lw=2, label="p_data")
-    ax1.plot(grid, p_g, "g", label="p_g (KDE)")
-    ax1.plot(grid, d, "b--", label="D trained against frozen G")
-    ax1.plot(
-        grid,
-        p_data / (p_data + p_g).clamp(min=1e-300),
-        "r",
-        lw=0.8,
-        label="D* = p_data / (p_data + p_g)",
-    )
-    ax1.set_title(f"Proposition 1: max |D - D*| = {result['proposition1']['max_abs_error']:.3f}")
-    ax1.legend(fontsize=8)
-    for name, rows in logs.items():
-        ax2.plot([r["step"] for r in rows], [r["g_grad_norm"] for r in rows], label=name)
-    ax2.set_yscale("log")
-    ax2.set_xlabel("generator step")
-    ax2.set_ylabel("|gradient of G's loss|")
-    ax2.set_title("same seed, G started away from the data")
-    ax2.legend()
-    fig.tight_layout()
-    _save(fig, out_dir / "theory.png")
-    plt.close(fig)
-    atomic_write_text(out_dir / "theory.json", json.dumps(result, indent=2) + "\n")
-    return result
+
+def curves_1d(G, D, config, grid: torch.Tensor, n_samples: int = 20_000, seed: int = 0) -> dict:
+    """p_data, p_g (KDE) and D on `grid` for one checkpoint's G and D (1-D data)."""
+    p_data, p_g, _ = densities(G, config, grid, n_samples, seed)
+    with torch.no_grad():
+        d = torch.sigmoid(D(grid[:, None].float())).double()
+    return {"p_data": p_data, "p_g": p_g, "d": d}
 
 
 def _mean(values) -> float:

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from advnets.errors import DataError
+
 RECORD = 1 + 3 * 32 * 32
 FILES = {
     "train": [f"data_batch_{i}.bin" for i in range(1, 5)],
@@ -26,19 +28,19 @@ def read_split(folder: str | Path, split: str) -> tuple[torch.Tensor, torch.Tens
     for name in FILES[split]:
         path = folder / name
         if not path.is_file():
-            raise ValueError(
+            raise DataError(
                 f"{path} is missing: CIFAR-10's binary version (cifar-10-binary.tar.gz) unpacks to "
                 f"a folder holding {', '.join(n for names in FILES.values() for n in names)}; point "
                 "data.path at it"
             )
         raw = np.fromfile(path, dtype=np.uint8)
         if raw.size == 0 or raw.size % RECORD:
-            raise ValueError(
+            raise DataError(
                 f"{path}: {raw.size} bytes is not a whole number of {RECORD}-byte CIFAR-10 records"
             )
         records = raw.reshape(-1, RECORD)
         if records[:, 0].max() > 9:
-            raise ValueError(
+            raise DataError(
                 f"{path}: label byte {int(records[:, 0].max())} is not a CIFAR-10 class (0-9)"
             )
         ys.append(records[:, 0].astype(np.int64))

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from advnets.errors import DataError, DataNotFoundError
 from advnets.io import atomic_write_bytes
 
 MIRRORS_ENV = "ADVNETS_MIRRORS"
@@ -113,11 +114,7 @@ FILESETS = {
 }
 
 
-class DataNotFoundError(FileNotFoundError):
-    """A data set that is neither on disk nor downloadable; the message says how to provide it."""
-
-
-class ChecksumError(ValueError):
+class ChecksumError(DataError):
     """Downloaded content that is not the expected file."""
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from advnets.errors import DataError
+
 # Type code -> big-endian NumPy dtype.
 IDX_TYPES = {
     0x08: np.dtype(">u1"),
@@ -24,7 +26,7 @@ IDX_TYPES = {
 }
 
 
-class IDXError(ValueError):
+class IDXError(DataError):
     """An IDX file that is not what it should be."""
 
 

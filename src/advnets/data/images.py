@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from advnets.errors import DataError
+
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
@@ -33,13 +35,13 @@ def _read(path: Path, size: int, resize: bool) -> np.ndarray:
             img.load()
             rgb = img.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise ValueError(
+        raise DataError(
             f"{path}: not a readable image ({err}); remove it or convert it to PNG or JPEG"
         ) from None
     w, h = rgb.size
     if not resize:
         if (w, h) != (size, size):
-            raise ValueError(
+            raise DataError(
                 f"{path}: {w} x {h} pixels, but data.resize = false needs every image to be "
                 f"data.image_size = {size} square; resize the images or set data.resize = true"
             )
@@ -55,12 +57,10 @@ def read_folder(root: str | Path, size: int, color: str = "auto", resize: bool =
     """(x [N, C*size*size] float32 in [0, 1], labels [N] or None, image shape, class names)."""
     root = Path(root)
     if not root.is_dir():
-        raise ValueError(f"data.path = {str(root)!r} is not a folder of images")
+        raise DataError(f"data.path = {str(root)!r} is not a folder of images")
     files = image_files(root)
     if not files:
-        raise ValueError(
-            f"{root}: no images found (looked recursively for {', '.join(EXTENSIONS)})"
-        )
+        raise DataError(f"{root}: no images found (looked recursively for {', '.join(EXTENSIONS)})")
     arr = np.stack([_read(p, size, resize) for p in files])  # [N, size, size, 3] uint8
     gray = color == "grayscale" or (
         color == "auto"

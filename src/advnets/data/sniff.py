@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from advnets.errors import DataError
+
 TARGET_STEPS = 5_000  # generator steps of a `--data` run without a preset
 GRIDS = 50  # about this many sample grids over the run
 
@@ -50,7 +52,7 @@ def defaults_for(path: str, *, with_model: bool) -> dict:
     elif p.is_dir():
         n = len(image_files(p))
         if n == 0:
-            raise ValueError(
+            raise DataError(
                 f"--data {path}: no images found in the folder (looked recursively for PNG, JPEG, ...)"
             )
         values, side, is_image = {"data": {"source": "images", "path": str(p)}}, 32, True
@@ -60,7 +62,7 @@ def defaults_for(path: str, *, with_model: bool) -> dict:
         side = shape[1] if len(shape) == 3 else (shape[2] if len(shape) == 4 else 0)
         values = {"data": {"source": "array", "path": str(p)}}
     else:
-        raise ValueError(
+        raise DataError(
             f"--data {path}: expected a folder of images, CIFAR-10's folder of .bin files, or a "
             ".npy/.npz file"
         )
@@ -69,7 +71,7 @@ def defaults_for(path: str, *, with_model: bool) -> dict:
     if is_image:
         widths = _dcgan_widths(side)
         if widths is None:
-            raise ValueError(
+            raise DataError(
                 f"--data {path}: {side}-pixel images cannot be halved for a DCGAN; give --preset "
                 "with an mlp generator and discriminator"
             )

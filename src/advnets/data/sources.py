@@ -24,6 +24,7 @@ import torch
 from advnets.data import download
 from advnets.data.idx import read_idx
 from advnets.data.toy import TOYS
+from advnets.errors import DataError
 
 SPLITS = ("train", "valid", "test")
 IDX_SOURCES = ("mnist", "fashion-mnist")
@@ -52,9 +53,9 @@ class Dataset:
 
 def _check_split(source: str, split: str) -> None:
     if source not in SOURCES:
-        raise ValueError(f"unknown data source {source!r}; valid sources: {', '.join(SOURCES)}")
+        raise DataError(f"unknown data source {source!r}; valid sources: {', '.join(SOURCES)}")
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r} of {source}; valid splits: {', '.join(SPLITS)}")
+        raise DataError(f"unknown split {split!r} of {source}; valid splits: {', '.join(SPLITS)}")
 
 
 def _load_idx(source: str, split: str, data_dir, download_missing: bool, progress: bool) -> Dataset:
@@ -71,7 +72,7 @@ def _load_idx(source: str, split: str, data_dir, download_missing: bool, progres
     for path, arr in ((images_path, images), (labels_path, labels)):
         if arr.shape[0] != expected or (arr.ndim == 3 and arr.shape[1:] != (28, 28)):
             want = f"({expected}, 28, 28)" if arr.ndim == 3 else f"({expected},)"
-            raise ValueError(
+            raise DataError(
                 f"{path}: expected the {source} {part} set of shape {want}, found {arr.shape}"
             )
     rows = {"train": slice(0, 50_000), "valid": slice(50_000, 60_000), "test": slice(0, 10_000)}[
@@ -124,12 +125,12 @@ def _load_cifar(split: str, data_dir, path) -> Dataset:
 
 def _load_user(source: str, split: str, path, image_size: int, color: str, resize: bool) -> Dataset:
     if split != "train":
-        raise ValueError(
+        raise DataError(
             f"data.source = {source!r} is your own data, all of it the train split; there is no "
             f"{split!r} split to evaluate against"
         )
     if not path:
-        raise ValueError(
+        raise DataError(
             f"data.source = {source!r} needs data.path: the "
             f"{'folder of images' if source == 'images' else '.npy or .npz file'}"
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advnets.figures.plots import _figure, _save
+from advnets.figures.plots import pyplot, save_png
 
 
 def save_modes_figure(
@@ -18,7 +18,7 @@ def save_modes_figure(
     path: str | Path,
     title: str = "",
 ) -> None:
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:green", alpha=0.5, lw=0, label="G(z)")
     covered = np.array(coverage["per_mode"]) > 0
@@ -46,5 +46,5 @@ def save_modes_figure(
         fontsize=9,
     )
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)

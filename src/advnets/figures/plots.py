@@ -12,7 +12,8 @@ from advnets.figures.grid import save_grid
 from advnets.io import atomic_write_bytes
 
 
-def _figure():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no screen needed)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -21,7 +22,8 @@ def _figure():
     return plt
 
 
-def _save(fig, path: str | Path) -> None:
+def save_png(fig, path: str | Path) -> None:
+    """Write `fig` as a PNG, atomically."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     atomic_write_bytes(path, buf.getvalue())
@@ -29,7 +31,7 @@ def _save(fig, path: str | Path) -> None:
 
 def save_curves(rows: list[dict], path: str | Path) -> None:
     """Losses and mean D outputs against training step, from metrics.jsonl rows."""
-    plt = _figure()
+    plt = pyplot()
     step = [r["step"] for r in rows]
     grad = [r["g_grad_norm"] for r in rows if "g_grad_norm" in r]
     fig, axes = plt.subplots(3 if grad else 2, 1, figsize=(8, 8.5 if grad else 6), sharex=True)
@@ -50,7 +52,7 @@ def save_curves(rows: list[dict], path: str | Path) -> None:
     axes[-1].set_xlabel("generator step")
     # fixed margins: tight_layout would draw the figure twice, and this plot ends every run
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.07 if grad else 0.09, top=0.98, hspace=0.08)
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)
 
 
@@ -71,7 +73,7 @@ def save_samples(
 
 def save_points(samples: np.ndarray, data: np.ndarray, path: str | Path, title: str = "") -> None:
     """Generator samples against data: a histogram for 1-D data, a scatter plot for 2-D data."""
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 5) if samples.shape[1] == 2 else (6, 4))
     if samples.shape[1] == 1:
         lo = min(samples.min(), data.min())
@@ -87,5 +89,5 @@ def save_points(samples: np.ndarray, data: np.ndarray, path: str | Path, title: 
         ax.legend(loc="upper right")
     ax.set_title(title)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)

@@ -14,17 +14,9 @@ from pathlib import Path
 import torch
 
 from advnets.data.toy import TOYS
-from advnets.figures.plots import _figure, _save
-
-
-def panel_curves(G, D, config, grid: torch.Tensor, n_samples: int = 20_000, seed: int = 0) -> dict:
-    """p_data, p_g (KDE) and D on `grid` for one checkpoint's G and D (1-D data)."""
-    from advnets.theory import densities
-
-    p_data, p_g, _ = densities(G, config, grid, n_samples, seed)
-    with torch.no_grad():
-        d = torch.sigmoid(D(grid[:, None].float())).double()
-    return {"p_data": p_data, "p_g": p_g, "d": d}
+from advnets.errors import NotApplicable
+from advnets.figures.plots import pyplot, save_png
+from advnets.theory import curves_1d
 
 
 def save_toy1d_figure(
@@ -41,20 +33,18 @@ def save_toy1d_figure(
     for folder in checkpoints:
         trained = load_generator(folder, average=False)  # the G that this D was playing against
         if trained.config.data.source != "gaussian-1d" or trained.config.generator.noise_dim != 1:
-            raise ValueError(
+            raise NotApplicable(
                 f"{folder}: Figure 1 needs a gaussian-1d run with 1-D noise "
                 f"(this one: {trained.config.data.source}, z of {trained.config.generator.noise_dim})"
             )
-        curves = panel_curves(
-            trained.G, load_discriminator(folder), trained.config, grid, seed=seed
-        )
+        curves = curves_1d(trained.G, load_discriminator(folder), trained.config, grid, seed=seed)
         panels.append((trained, curves))
     # one vertical scale for every panel (they share the y axis), so the z and x lines line up
     top = max(float(max(c["p_data"].max(), c["p_g"].max())) for _, c in panels)
     top = max(top, 1.0) * 1.05
     y_x, y_z = -0.12 * top, -0.45 * top
 
-    plt = _figure()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(checkpoints), figsize=(4 * len(checkpoints), 3.6), sharey=True)
     for i, (ax, (trained, curves)) in enumerate(zip(axes, panels)):
         G, config = trained.G, trained.config
@@ -85,5 +75,5 @@ def save_toy1d_figure(
         ax.set_yticks([0, 0.5, 1.0])
     axes[0].legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)

@@ -18,6 +18,8 @@ from importlib import resources
 import torch
 from torch import nn
 
+from advnets.errors import MissingFeature
+
 FEATURE_DIM = 128
 
 # data source -> (file in advnets/metrics/weights, its SHA-256, its test accuracy as measured by
@@ -36,8 +38,8 @@ SHIPPED = {
 }
 
 
-class ClassifierError(RuntimeError):
-    pass
+class ClassifierError(MissingFeature):
+    """A shipped feature classifier that is missing, altered or not of this data set."""
 
 
 class Classifier(nn.Module):

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import torch
 
+from advnets.errors import MissingFeature
 
-class InceptionUnavailable(RuntimeError):
-    pass
+
+class InceptionUnavailable(MissingFeature):
+    """The Inception metrics cannot run here: the extra is missing, or the data are not images."""
 
 
 def _import_fidelity():

@@ -8,6 +8,8 @@ import math
 import torch
 from torch import nn
 
+from advnets.config import Config
+from advnets.nn.layers import init_uniform_
 from advnets.nn.mlp import ACTIVATIONS
 
 
@@ -43,3 +45,13 @@ class Encoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.out(self.body(x))
         return z if self.bound is None else self.bound * torch.tanh(z)  # [B, noise_dim]
+
+
+def build_encoder(config: Config, data_dim: int) -> Encoder:
+    """E(x) -> z for `config`'s G (its noise, prior and units; encoder.hidden wide), initialised
+    like G: BiGAN's E, which trains beside G, and the inference network fitted to a trained G."""
+    g = config.generator
+    E = Encoder(data_dim, g.noise_dim, config.encoder.hidden, g.activation, g.prior)
+    if g.init == "paper":
+        init_uniform_(E, g.init_range)
+    return E

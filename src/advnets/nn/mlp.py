@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from advnets.config import DiscriminatorConfig, GeneratorConfig
+from advnets.config import Config, GeneratorConfig
 from advnets.nn import conv
 from advnets.nn.layers import Maxout, init_uniform_
 
@@ -314,28 +314,31 @@ def build_generator(
 
 
 def build_discriminator(
-    cfg: DiscriminatorConfig,
-    in_dim: int,
-    train_x: torch.Tensor | None = None,
+    config: Config,
+    data_dim: int,
+    *,
     num_classes: int = 0,
-    condition: str = "concat",
     outputs: int = 1,
-    extra_dim: int = 0,
-    auxiliary: bool = False,
     image_shape: tuple[int, ...] | None = None,
+    train_x: torch.Tensor | None = None,
 ) -> Discriminator:
+    """D for `config`: the architecture of config.discriminator, the inputs beside x that the
+    game gives it (the class c of a conditional run, `num_classes` > 0; the code z of a BiGAN
+    pair) and its heads (the auxiliary classifier; K = `outputs` class logits for a
+    semi-supervised D). `train_x`: the training data, for the initialisations that read it."""
+    cfg = config.discriminator
     d = Discriminator(
-        in_dim,
+        data_dim,
         cfg.hidden,
         cfg.pieces,
         cfg.input_keep,
         cfg.hidden_keep,
         cfg.standardize_input,
         num_classes,
-        condition,
+        config.condition.kind,
         outputs,
-        extra_dim,
-        auxiliary,
+        extra_dim=config.generator.noise_dim if config.encoder.kind == "bigan" else 0,
+        auxiliary=config.condition.auxiliary_weight > 0,
         unit=cfg.unit,
         input_noise=cfg.input_noise,
         hidden_noise=cfg.hidden_noise,

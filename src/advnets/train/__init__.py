@@ -1,5 +1,6 @@
-"""Training: Algorithm 1, its schedules, checkpoints."""
+"""Training: Algorithm 1 (loop), its players, data order, schedules and checkpointed state."""
 
-from advnets.train.loop import RunError, Trainer, resume, train
+from advnets.train.batches import epoch_permutation
+from advnets.train.loop import Trainer, resume, train
 
-__all__ = ["RunError", "Trainer", "resume", "train"]
+__all__ = ["Trainer", "epoch_permutation", "resume", "train"]

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from advnets.errors import RunError
+
 
 @dataclass(frozen=True)
 class Group:
@@ -110,3 +112,28 @@ def shutdown(group: Group, clean: bool = True) -> None:
         if clean:
             dist.barrier()
         dist.destroy_process_group()
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """The device `name` stands for; plain 'cuda' is cuda:LOCAL_RANK under torchrun."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RunError(
+            f"train.device = {name!r} is not a device: expected cpu, cuda, cuda:N or mps"
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RunError(
+                f"train.device = {name!r} but this PyTorch sees no CUDA device: use train.device = cpu"
+            )
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise RunError(
+                f"train.device = {name!r} but this machine has no MPS device: use train.device = cpu"
+            )
+    elif device.type != "cpu":
+        raise RunError(f"train.device = {name!r}: advnets trains on cpu, cuda or mps")
+    return device

@@ -26,6 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
+from advnets.errors import CheckpointError, CheckpointNotFound
 from advnets.io import atomic_write_text, fsync_dir, write_durably
 
 FORMAT = "advnets-checkpoint-1"
@@ -34,10 +35,6 @@ D_AVERAGE_PREFIX = "discriminator_average"
 FILES = ("weights.safetensors", "state.safetensors", "state.json")
 MANIFEST = "manifest.json"
 MAX_JSON_BYTES = 64 << 20  # state.json and the manifest are small; a larger one is not ours
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be written or read; the message names the file and what is wrong."""
 
 
 def optimizer_to_flat(
@@ -159,12 +156,12 @@ def resolve(path: str | Path) -> Path:
         done = complete_checkpoints(path)
         if done:
             return done[-1]
-        raise FileNotFoundError(f"{pointer} points to {ckpt}, which is not a complete checkpoint")
+        raise CheckpointNotFound(f"{pointer} points to {ckpt}, which is not a complete checkpoint")
     if not path.exists():
-        raise FileNotFoundError(
+        raise CheckpointNotFound(
             f"{path} does not exist: expected a run folder or a checkpoint folder"
         )
-    raise FileNotFoundError(
+    raise CheckpointNotFound(
         f"{path} holds no checkpoint: expected a run folder with checkpoints/latest, or a checkpoint "
         "folder with state.json and weights.safetensors"
     )
@@ -252,8 +249,9 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
         ) from None
 
 
-def load(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
-    verify(folder)
+def read_state(folder: Path) -> dict[str, Any]:
+    """state.json of a checkpoint (step, config, data shape, ...), its size and fields checked;
+    the files' hashes are not (`load` checks them)."""
     meta = _read_json(folder / "state.json")
     if meta.get("format") != FORMAT:
         raise CheckpointError(
@@ -269,6 +267,13 @@ def load(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]
         raise CheckpointError(
             f"{folder}/state.json: expected a step (an integer >= 0) and a config object"
         )
+    return meta
+
+
+def load(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
+    """(weights, training state tensors, state.json) of a checkpoint, every file checked first."""
+    verify(folder)
+    meta = read_state(folder)
     return (
         _read_tensors(folder / "weights.safetensors"),
         _read_tensors(folder / "state.safetensors"),
