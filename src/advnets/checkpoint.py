@@ -136,7 +136,8 @@ def _latest_name(parent: Path) -> str | None:
 
 
 def _prune(parent: Path, newest: Path, keep: int) -> None:
-    """Keep the newest `keep` checkpoints. `newest` was just verified, so a loadable one always stays."""
+    """Keep the newest `keep` checkpoints. `newest` was just verified, so a loadable one always
+    stays."""
     done = sorted(p for p in parent.glob("step-*") if p.is_dir() and p != newest)
     for old in done[: max(len(done) - (keep - 1), 0)]:
         shutil.rmtree(old)
@@ -162,7 +163,8 @@ def resolve(path: str | Path) -> Path:
             f"{path} does not exist: expected a run folder or a checkpoint folder"
         )
     raise CheckpointNotFound(
-        f"{path} holds no checkpoint: expected a run folder with checkpoints/latest, or a checkpoint "
+        f"{path} holds no checkpoint: expected a run folder with checkpoints/latest, or a "
+        "checkpoint "
         "folder with state.json and weights.safetensors"
     )
 
@@ -206,7 +208,8 @@ def _sha256(path: Path) -> str:
 
 
 def verify(folder: Path) -> None:
-    """Check each file's size and SHA-256 against the manifest (size first, so a huge file is not read).
+    """Check each file's size and SHA-256 against the manifest (size first, so a huge file is not
+    read).
     Checkpoints written before manifests existed have none and are read unchecked."""
     if not (folder / MANIFEST).is_file():
         return

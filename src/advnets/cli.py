@@ -1,4 +1,5 @@
-"""The `advnets` command: train | sample | evaluate | figure | theory | info | presets. A thin layer over the library."""
+"""The `advnets` command: train | sample | evaluate | figure | theory | info | presets. A thin
+layer over the library."""
 
 from __future__ import annotations
 
@@ -11,6 +12,24 @@ import time
 from pathlib import Path
 
 from advnets import config as cfgmod
+
+
+def _add_run_argument(p: argparse.ArgumentParser, name: str = "run") -> None:
+    p.add_argument(name, help="a run folder (its latest checkpoint) or a checkpoint folder")
+
+
+def _add_seed_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+
+
+def _add_data_dir_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
+    )
+
+
+def _add_progress_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _add_last_iterate_flag(p: argparse.ArgumentParser) -> None:
@@ -58,7 +77,8 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def resolve_config(args: argparse.Namespace) -> cfgmod.Config:
-    """Preset (or the defaults), then `--data`'s settings, then the TOML file, then command-line fields."""
+    """Preset (or the defaults), then `--data`'s settings, then the TOML file, then command-line
+    fields."""
     preset = args.preset
     data_values = {}
     if getattr(args, "data", None):
@@ -153,7 +173,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         of = "" if args.label is None else f" of class {args.label}"
         psi = "" if args.truncation == 1 else f", truncation {args.truncation:g}"
         print(
-            f"wrote {args.out}: {args.n} samples{of} from {trained.checkpoint} (seed {args.seed}{psi})"
+            f"wrote {args.out}: {args.n} samples{of} from {trained.checkpoint} (seed "
+            f"{args.seed}{psi})"
         )
     return 0
 
@@ -243,11 +264,13 @@ def cmd_theory(args: argparse.Namespace) -> int:
     p, t, f = r["proposition1"], r["theorem1"], r["fit"]
     print(f"run {args.run} at step {r['step']}")
     print(
-        f"Proposition 1: max |D - D*| = {p['max_abs_error']:.4f} (mean {p['mean_abs_error']:.4f}) over "
+        f"Proposition 1: max |D - D*| = {p['max_abs_error']:.4f} (mean {p['mean_abs_error']:.4f}) "
+        "over "
         f"{p['points']} grid points where p_data + p_g > {p['support_fraction']} x its maximum"
     )
     print(
-        f"Theorem 1:     V(D, G) = {t['v']:.4f}, -log 4 + 2 JSD = {t['c_of_g']:.4f} (JSD {t['jsd']:.4f}), "
+        f"Theorem 1:     V(D, G) = {t['v']:.4f}, -log 4 + 2 JSD = {t['c_of_g']:.4f} (JSD "
+        f"{t['jsd']:.4f}), "
         f"difference {t['difference']:+.4f}"
     )
     print(
@@ -256,7 +279,8 @@ def cmd_theory(args: argparse.Namespace) -> int:
     )
     for name, o in r["objectives"].items():
         print(
-            f"{name:>14}: mean |grad G| over the first 50 steps {o['first_50_steps_mean_g_grad_norm']:.4g}"
+            f"{name:>14}: mean |grad G| over the first 50 steps "
+            f"{o['first_50_steps_mean_g_grad_norm']:.4g}"
         )
     return 0
 
@@ -330,17 +354,22 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     )
     atomic_write_text(out / f"{args.mask}.json", json.dumps(report, indent=2) + "\n")
     print(
-        f"{args.n} {source} {args.split} images, {report['mask_meaning']}; squared error per hidden pixel "
-        f"{report['hidden_mse']:.4f} (filled with the mean image: {report['hidden_mse_mean_fill']:.4f})"
+        f"{args.n} {source} {args.split} images, {report['mask_meaning']}; squared error per "
+        "hidden pixel "
+        f"{report['hidden_mse']:.4f} (filled with the mean image: "
+        f"{report['hidden_mse_mean_fill']:.4f})"
     )
     if "accuracy_completed" in report:
         print(
-            f"classifier accuracy: whole {report['accuracy_whole']:.4f}, as seen {report['accuracy_seen']:.4f}, "
-            f"completed {report['accuracy_completed']:.4f}; completed from the nearest training image "
+            f"classifier accuracy: whole {report['accuracy_whole']:.4f}, as seen "
+            f"{report['accuracy_seen']:.4f}, "
+            f"completed {report['accuracy_completed']:.4f}; completed from the nearest training "
+            "image "
             f"{report['accuracy_nearest_fill']:.4f}"
         )
     print(
-        f"wrote {out / (args.mask + '.png')} (rows: whole, seen with hidden pixels grey, completed) and "
+        f"wrote {out / (args.mask + '.png')} (rows: whole, seen with hidden pixels grey, "
+        "completed) and "
         f"{out / (args.mask + '.json')}"
     )
     return 0
@@ -368,7 +397,8 @@ def cmd_encoder(args: argparse.Namespace) -> int:
             trained = load_generator(args.run, average=False)
         E, record = load_encoder(args.run)
         print(
-            f"{run} trains its own E with G (encoder.kind = {trained.config.encoder.kind}): measuring it"
+            f"{run} trains its own E with G (encoder.kind = {trained.config.encoder.kind}): "
+            "measuring it"
         )
     else:
         start = _time.perf_counter()
@@ -407,8 +437,10 @@ def cmd_encoder(args: argparse.Namespace) -> int:
     if "nn1_accuracy_cosine" in record:
         rows = record["nn1_rows"]
         print(
-            f"1-nearest-neighbour label accuracy, {rows['test']} test images against {rows['train']} training "
-            f"images: E(x) {record['nn1_accuracy_euclidean']:.4f} (euclidean), {record['nn1_accuracy_cosine']:.4f} "
+            f"1-nearest-neighbour label accuracy, {rows['test']} test images against "
+            f"{rows['train']} training "
+            f"images: E(x) {record['nn1_accuracy_euclidean']:.4f} (euclidean), "
+            f"{record['nn1_accuracy_cosine']:.4f} "
             f"(cosine); pixels {record['nn1_accuracy_pixels_euclidean']:.4f}"
         )
     if trained.config.encoder.kind != "none":
@@ -457,7 +489,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     )
     print(
         f"{r['run']} @ {r['checkpoint']}: {r['labelled']} labelled {r['data']} training images "
-        f"({r['labels_per_class']} per class, label seed {r['label_seed']}), {r['test_rows']} test images"
+        f"({r['labels_per_class']} per class, label seed {r['label_seed']}), {r['test_rows']} test "
+        "images"
     )
     if "discriminator_error" in r:
         note = (
@@ -473,7 +506,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
         print(f"  {which:<36}{100 * r['discriminator_error']:.2f}% test error{note}")
         if "trained_discriminator_error" in r:
             print(
-                f"  the trained D (last iterate):       {100 * r['trained_discriminator_error']:.2f}% test error"
+                "  the trained D (last iterate):       "
+                f"{100 * r['trained_discriminator_error']:.2f}% test error"
             )
     print(f"  logistic regression on D's features: {100 * r['features_error']:.2f}% test error")
     if "supervised_error" in r:
@@ -547,7 +581,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if any(extensions):
         print(f"section 7:  {', '.join(e for e in extensions if e)}")
     print(
-        f"training:   {t.update} updates, k = {t.k}, {t.objective}, {o.name} lr {o.lr}, batch {t.batch_size}, "
+        f"training:   {t.update} updates, k = {t.k}, {t.objective}, {o.name} lr {o.lr}, batch "
+        f"{t.batch_size}, "
         f"seed {t.seed}, {t.epochs} epochs"
         + (f" / {t.max_steps} steps" if t.max_steps else "")
         + f", {t.device} {t.precision}"
@@ -571,8 +606,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if rows:
         last = rows[-1]
         print(
-            f"last log:   step {last['step']}: D loss {last['d_loss']:.4f}, G loss {last['g_loss']:.4f}, "
-            f"D(x) {last['d_real']:.3f}, D(G(z)) {last['d_fake']:.3f}, {last['images_per_s']:.0f} images/s"
+            f"last log:   step {last['step']}: D loss {last['d_loss']:.4f}, G loss "
+            f"{last['g_loss']:.4f}, "
+            f"D(x) {last['d_real']:.3f}, D(G(z)) {last['d_fake']:.3f}, {last['images_per_s']:.0f} "
+            "images/s"
         )
     samples = folder.sample_grids()
     print(f"samples:    {len(samples)} grids" + (f", latest {samples[-1]}" if samples else ""))
@@ -585,19 +622,24 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse without abbreviations: --train.epoch is an unknown key, not --train.epochs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="advnets", description="Generative Adversarial Nets (Goodfellow et al., 2014)"
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("train", help="train G and D with Algorithm 1 (or continue a run)")
     p.add_argument("--preset", help=f"a named setting: {', '.join(cfgmod.preset_names())}")
     p.add_argument("--config", help="a TOML file of fields, merged over the preset")
     p.add_argument("--out", help="the run folder to create (default runs/PRESET-TIME)")
-    p.add_argument(
-        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
-    )
+    _add_data_dir_flag(p)
     p.add_argument(
         "--data",
         metavar="PATH",
@@ -611,14 +653,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run", action="store_true", help="print the resolved config as TOML and exit"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_progress_flag(p)
     _add_config_flags(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="draw samples from a trained generator")
-    p.add_argument("path", help="a run folder (its latest checkpoint) or a checkpoint folder")
+    _add_run_argument(p, "path")
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    _add_seed_flag(p)
     p.add_argument("--out", help="PNG to write: an image grid, or a scatter plot for point data")
     p.add_argument("--npy", help="NumPy .npy file to write the samples to")
     p.add_argument("--nrow", type=int, default=None, help="images per row of the grid")
@@ -626,17 +668,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--label",
         type=int,
         default=None,
-        help="a conditional model's class to sample (default: classes drawn as in the training data)",
+        help="a conditional model's class to sample (default: classes drawn as in the training "
+        "data)",
     )
     _add_truncation_flag(p)
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_sample)
 
+    from advnets.evaluate import METRICS
+
     p = sub.add_parser(
         "evaluate",
         help="measure samples: Parzen log-likelihood, classifier FID/KID/PR/score",
         description="Measure a run's latest checkpoint (or a checkpoint folder) and record the "
-        "result in RUN/evaluation.json. Defaults: the paper's Parzen protocol.",
+        "result in RUN/evaluation.json. Defaults: the paper's Parzen protocol. Metrics: "
+        + "; ".join(f"{name}: {m.help}" for name, m in METRICS.items()),
     )
     p.add_argument(
         "run",
@@ -646,8 +692,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--metric",
         default="parzen",
-        help="comma-separated: parzen, fid, kid, pr, score, labels, classes (a conditional run), "
-        "inception-fid, inception-kid, or all (default parzen)",
+        help=f"comma-separated: {', '.join(METRICS)}; or all "
+        f"({', '.join(n for n, m in METRICS.items() if m.in_all)}); default parzen",
     )
     p.add_argument(
         "--reference",
@@ -657,9 +703,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data", help="data source for --reference without a run (mnist, fashion-mnist, ...)"
     )
-    p.add_argument(
-        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
-    )
+    _add_data_dir_flag(p)
     p.add_argument(
         "--samples", type=int, default=10_000, help="samples drawn from G (default 10000)"
     )
@@ -718,7 +762,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_truncation_flag(p)
     _add_last_iterate_flag(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_progress_flag(p)
     p.set_defaults(func=cmd_evaluate)
 
     from advnets.figures.catalogue import FIGURES, PAPER_NAMES
@@ -734,9 +778,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"{', '.join(FIGURES)} (or {', '.join(PAPER_NAMES)})",
     )
-    p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
+    _add_run_argument(p)
     p.add_argument("--out", help="PNG to write (default RUN/figures/NAME.png)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    _add_seed_flag(p)
     p.add_argument("--rows", type=int, default=6, help="rows of images (default 6)")
     p.add_argument("--cols", type=int, default=8, help="columns of images (default 8)")
     p.add_argument("--steps", help="toy1d: the training steps to draw, e.g. 500,1000,2000,5000")
@@ -746,12 +790,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=2500,
         help="modes: samples drawn (default 2500, the protocol's)",
     )
-    p.add_argument("--data-dir", help="folder holding the data files (neighbours)")
+    _add_data_dir_flag(p)
     p.add_argument(
         "--label",
         type=int,
         default=None,
-        help="neighbours, interpolation: a conditional model's class (default: drawn as in the data)",
+        help="neighbours, interpolation: a conditional model's class (default: drawn as in the "
+        "data)",
     )
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_figure)
@@ -774,7 +819,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=300,
         help="steps of each objective's run (default 300)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    _add_seed_flag(p)
     p.set_defaults(func=cmd_theory)
 
     from advnets.inpaint import MASKS
@@ -786,7 +831,7 @@ def build_parser() -> argparse.ArgumentParser:
         "hidden ones from G(z), and measure the classifier's accuracy on the results. "
         "Masks: " + "; ".join(f"{k}: {v}" for k, v in MASKS.items()),
     )
-    p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
+    _add_run_argument(p)
     p.add_argument(
         "--mask",
         default="bottom",
@@ -816,13 +861,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="weight of -log D(G(z)) in the search (default 0)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    _add_seed_flag(p)
     p.add_argument("--cols", type=int, default=10, help="images in the figure (default 10)")
     p.add_argument("--out", help="folder for MASK.png and MASK.json (default RUN/inpaint)")
-    p.add_argument(
-        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_data_dir_flag(p)
+    _add_progress_flag(p)
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_inpaint)
 
@@ -833,18 +876,16 @@ def build_parser() -> argparse.ArgumentParser:
         "recovered from G(z) and the 1-nearest-neighbour label accuracy of E(x) on the "
         "test images; writes RUN/encoder/.",
     )
-    p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
+    _add_run_argument(p)
     p.add_argument("--steps", type=int, default=10_000, help="Adam steps (default 10000)")
     p.add_argument("--batch", type=int, default=100, help="pairs per step (default 100)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
     p.add_argument(
         "--hidden", default="1200,1200", help="E's hidden layer widths (default 1200,1200)"
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_seed_flag(p)
+    _add_data_dir_flag(p)
+    _add_progress_flag(p)
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_encoder)
 
@@ -855,9 +896,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", default="test", choices=("train", "valid", "test"), help="(default test)"
     )
     p.add_argument("-n", type=int, default=None, help="the first N images only (default all)")
-    p.add_argument(
-        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
-    )
+    _add_data_dir_flag(p)
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser(
@@ -867,7 +906,7 @@ def build_parser() -> argparse.ArgumentParser:
         "D features, and of D's architecture trained on the labelled images alone, all "
         "from the same class-balanced labelled training images; writes RUN/classify/.",
     )
-    p.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint folder")
+    _add_run_argument(p)
     p.add_argument(
         "--labels-per-class",
         type=int,
@@ -889,9 +928,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the trained D throughout, not the average of its weights (average.discriminator)",
     )
-    p.add_argument(
-        "--data-dir", help="folder holding the data files (else $ADVNETS_DATA, else the cache)"
-    )
+    _add_data_dir_flag(p)
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("info", help="summarise a run")

@@ -163,7 +163,8 @@ class TrainConfig:
     # Discriminator steps per generator step (Algorithm 1's k).
     k: int = field(default=1, metadata=_bounds(1))
     # non-saturating: G maximises log D(G(z)); minimax: G minimises log(1 - D(G(z)));
-    # feature-matching: G matches the mean of D's last hidden layer on real data (Salimans et al., 2016);
+    # feature-matching: G matches the mean of D's last hidden layer on real data (Salimans et al.,
+    # 2016);
     # hinge, least-squares, wasserstein: those games' D and G losses (advnets.losses).
     objective: Literal[
         "non-saturating", "minimax", "feature-matching", "hinge", "least-squares", "wasserstein"
@@ -488,28 +489,33 @@ def validate(config: Config) -> None:
         )
     if config.data.source in TOY_SOURCES and config.generator.output == "sigmoid":
         raise ConfigError(
-            f"generator.output = 'sigmoid' cannot fit data.source = {config.data.source!r}, whose values "
+            f"generator.output = 'sigmoid' cannot fit data.source = {config.data.source!r}, whose "
+            "values "
             "are not in [0, 1]: use generator.output = 'linear'"
         )
     if config.condition.kind != "none" and config.data.source in TOY_SOURCES:
         raise ConfigError(
             f"condition.kind = {config.condition.kind!r} needs class labels, and data.source = "
-            f"{config.data.source!r} has none: use mnist, fashion-mnist or digits, or condition.kind = 'none'"
+            f"{config.data.source!r} has none: use mnist, fashion-mnist or digits, or "
+            "condition.kind = 'none'"
         )
     if config.condition.auxiliary_weight and config.condition.kind != "projection":
         raise ConfigError(
             "condition.auxiliary_weight > 0 needs condition.kind = 'projection': with 'concat' D's "
-            "classifier would see the class it is to predict, and with 'none' G is asked for no class"
+            "classifier would see the class it is to predict, and with 'none' G is asked for no "
+            "class"
         )
     if config.semi.labels_per_class:
         if config.data.source in TOY_SOURCES:
             raise ConfigError(
-                f"semi.labels_per_class needs class labels, and data.source = {config.data.source!r} "
+                "semi.labels_per_class needs class labels, and data.source = "
+                f"{config.data.source!r} "
                 "has none: use mnist, fashion-mnist, digits, cifar10, or your labelled data"
             )
         if config.condition.kind != "none":
             raise ConfigError(
-                "semi.labels_per_class > 0 makes D a classifier of x alone: use condition.kind = 'none'"
+                "semi.labels_per_class > 0 makes D a classifier of x alone: use condition.kind = "
+                "'none'"
             )
     if config.encoder.kind != "none":
         if config.condition.kind != "none" or config.semi.labels_per_class:
@@ -524,7 +530,8 @@ def validate(config: Config) -> None:
             )
         if not config.encoder.hidden or min(config.encoder.hidden) < 1:
             raise ConfigError(
-                f"encoder.hidden = {config.encoder.hidden} is not valid: give widths >= 1, e.g. 1200,1200"
+                f"encoder.hidden = {config.encoder.hidden} is not valid: give widths >= 1, e.g. "
+                "1200,1200"
             )
     if config.train.objective == "feature-matching" and config.condition.kind != "none":
         raise ConfigError(
@@ -547,7 +554,8 @@ def validate(config: Config) -> None:
         config.semi.labels_per_class or config.encoder.kind != "none"
     ):
         raise ConfigError(
-            f"train.objective = {objective!r} is not defined for a semi-supervised D or a BiGAN pair: "
+            f"train.objective = {objective!r} is not defined for a semi-supervised D or a BiGAN "
+            "pair: "
             f"use one of {', '.join(PAPER_OBJECTIVES)}"
         )
     if (config.penalty.gradient or config.penalty.r1) and config.encoder.kind != "none":
@@ -566,7 +574,8 @@ def validate(config: Config) -> None:
             )
     if config.discriminator.batch_norm and config.discriminator.kind != "dcgan":
         raise ConfigError(
-            "discriminator.batch_norm is for discriminator.kind = 'dcgan'; an mlp D regularises with "
+            "discriminator.batch_norm is for discriminator.kind = 'dcgan'; an mlp D regularises "
+            "with "
             "dropout (input_keep, hidden_keep) or noise"
         )
     if config.discriminator.batch_norm and (config.penalty.gradient or config.penalty.r1):
@@ -582,7 +591,8 @@ def validate(config: Config) -> None:
             )
         if config.condition.kind == "concat" or config.encoder.kind != "none":
             raise ConfigError(
-                "discriminator.kind = 'dcgan' judges images alone: condition it with condition.kind = "
+                "discriminator.kind = 'dcgan' judges images alone: condition it with "
+                "condition.kind = "
                 "'projection' (not 'concat'), and use an mlp D for encoder.kind = 'bigan'"
             )
     if t.precision == "fp16" and (config.penalty.gradient or config.penalty.r1):
@@ -600,17 +610,20 @@ def validate(config: Config) -> None:
         ):
             raise ConfigError(
                 f"discriminator.pack = {pack} needs an unconditional, unsupervised mlp D: use "
-                "discriminator.kind = 'mlp', condition.kind = 'none', semi.labels_per_class = 0 and "
+                "discriminator.kind = 'mlp', condition.kind = 'none', semi.labels_per_class = 0 "
+                "and "
                 "encoder.kind = 'none'"
             )
         if config.train.batch_size % pack:
             raise ConfigError(
-                f"train.batch_size = {config.train.batch_size} is not a multiple of discriminator.pack "
+                f"train.batch_size = {config.train.batch_size} is not a multiple of "
+                "discriminator.pack "
                 f"= {pack}: D judges the batch in sets of {pack}"
             )
     if config.discriminator.weight_norm and config.discriminator.spectral_norm:
         raise ConfigError(
-            "discriminator.weight_norm and discriminator.spectral_norm both reparametrise D's weights: "
+            "discriminator.weight_norm and discriminator.spectral_norm both reparametrise D's "
+            "weights: "
             "choose one"
         )
     if config.discriminator.init == "data" and (

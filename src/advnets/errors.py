@@ -35,7 +35,8 @@ class RunError(AdvnetsError, ValueError):
 
 
 class NonFiniteError(RunError):
-    """A loss or gradient became NaN or infinite (train.nonfinite = stop); nothing was updated with it."""
+    """A loss or gradient became NaN or infinite (train.nonfinite = stop); nothing was updated with
+    it."""
 
     exit_code = 1
 
@@ -61,7 +62,8 @@ class CheckpointNotFound(AdvnetsError, FileNotFoundError):
 
 
 class EvaluationError(AdvnetsError, ValueError):
-    """An evaluation that cannot be made as asked (a metric unknown or inapplicable, a bad protocol)."""
+    """An evaluation that cannot be made as asked (a metric unknown or inapplicable, a bad
+    protocol)."""
 
     exit_code = 2
 

@@ -268,7 +268,11 @@ def _score(f: dict, p: Protocol) -> dict:
     from advnets.metrics.score import classifier_score
 
     value, std = classifier_score(f["px"], p.score_splits)
-    return {"value": value, "std": std, "data_value": classifier_score(f["preal"], p.score_splits)[0]}
+    return {
+        "value": value,
+        "std": std,
+        "data_value": classifier_score(f["preal"], p.score_splits)[0],
+    }
 
 
 def _labels(f: dict, p: Protocol) -> dict:
@@ -490,8 +494,7 @@ def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progre
     if reference:
         if protocol.truncation != 1:
             raise EvaluationError(
-                "truncation shrinks the noise of G; the reference rows are training images: "
-                "drop it"
+                "truncation shrinks the noise of G; the reference rows are training images: drop it"
             )
         if source is None:
             raise EvaluationError(
@@ -500,8 +503,7 @@ def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progre
         train = load(source, "train", data_dir, progress=progress)
         if len(train) < protocol.samples:
             raise EvaluationError(
-                f"{source} has {len(train)} training rows, fewer than "
-                f"samples = {protocol.samples}"
+                f"{source} has {len(train)} training rows, fewer than samples = {protocol.samples}"
             )
         subject = {"reference": f"{source} training rows 0-{protocol.samples - 1}"}
         return train.x[: protocol.samples], train.image_shape, source, subject

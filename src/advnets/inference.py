@@ -102,7 +102,8 @@ def nearest_neighbour_accuracy(
     metric: str = "euclidean",
     block: int = 1000,
 ) -> float:
-    """The fraction of test rows whose nearest train row (euclidean or cosine distance) has their label."""
+    """The fraction of test rows whose nearest train row (euclidean or cosine distance) has their
+    label."""
     if metric not in ("euclidean", "cosine"):
         raise ValueError(f"unknown metric {metric!r}; valid: euclidean, cosine")
     a, b = train.double(), test.double()

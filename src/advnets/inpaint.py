@@ -2,7 +2,8 @@
 p(x_S | x_not-S)", in its simplest useful form. With G fixed, search noise z whose image G(z)
 matches the visible pixels, then fill the hidden ones from G(z):
 
-    z* = argmin_z  || m * (G(z) - x) ||^2  (+ realism x -log D(G(z)))        x_hat = m x + (1 - m) G(z*)
+    z* = argmin_z  || m * (G(z) - x) ||^2  (+ realism x -log D(G(z)))        x_hat = m x + (1 - m)
+    G(z*)
 
 where m is 1 on the visible pixels. Several starting points per image are optimised together and
 the best fit of the visible pixels wins (the objective has many local minima). Yeh et al. (2017)
@@ -182,7 +183,8 @@ def inpainting_report(
         "realism": realism,
         "seed": seed,
         "hidden_fraction": float(hidden.mean()),
-        # squared error per hidden pixel: of the completion, and of filling with the seen images' mean
+        # squared error per hidden pixel: of the completion, and of filling with the seen images'
+        # mean
         "hidden_mse": float(((completed - images) * hidden).square().sum() / hidden.sum()),
         "hidden_mse_mean_fill": float(
             ((images.mean(0) - images) * hidden).square().sum() / hidden.sum()

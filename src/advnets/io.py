@@ -47,7 +47,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def write_durably(path: str | os.PathLike, data: bytes) -> None:
-    """Write a new file and fsync it (for files inside a folder that is renamed into place whole)."""
+    """Write a new file and fsync it (for files inside a folder that is renamed into place
+    whole)."""
     with open(path, "wb") as f:
         f.write(data)
         f.flush()

@@ -27,7 +27,8 @@ def generator_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 def generator_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
-    """-mean log D(G(z)): the paper's practical variant, same fixed point, strong early gradients."""
+    """-mean log D(G(z)): the paper's practical variant, same fixed point, strong early
+    gradients."""
     return F.softplus(-fake_logits).mean()
 
 
@@ -44,7 +45,8 @@ def generator_hinge(fake_logits: torch.Tensor) -> torch.Tensor:
 def discriminator_least_squares(
     real_logits: torch.Tensor, fake_logits: torch.Tensor
 ) -> torch.Tensor:
-    """(1/2) mean (l(x) - 1)^2 + (1/2) mean l(G(z))^2: targets 1 for data, 0 for samples (Mao et al. 2017)."""
+    """(1/2) mean (l(x) - 1)^2 + (1/2) mean l(G(z))^2: targets 1 for data, 0 for samples (Mao et
+    al. 2017)."""
     return 0.5 * ((real_logits - 1.0).square().mean() + fake_logits.square().mean())
 
 

@@ -23,7 +23,8 @@ def _input_gradient(critic, x: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """E[(||grad D(x_hat)|| - 1)^2], x_hat = e x + (1 - e) G(z), e ~ U[0, 1] per row (global RNG)."""
+    """E[(||grad D(x_hat)|| - 1)^2], x_hat = e x + (1 - e) G(z), e ~ U[0, 1] per row (global
+    RNG)."""
     e = torch.rand(real.shape[0], 1, device=real.device, dtype=real.dtype)
     x_hat = e * real.detach() + (1.0 - e) * fake.detach()
     return (torch.linalg.vector_norm(_input_gradient(critic, x_hat), dim=1) - 1.0).square().mean()

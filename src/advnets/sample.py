@@ -28,7 +28,8 @@ class TrainedGenerator:
     image_shape: tuple[int, int] | None
     step: int
     checkpoint: Path
-    # True when G holds the run's running average of its weights (config.average), not the last iterate
+    # True when G holds the run's running average of its weights (config.average), not the last
+    # iterate
     averaged: bool = False
     # a conditional model's p(c): the frequencies of the training labels; None when unconditional
     class_frequencies: torch.Tensor | None = None

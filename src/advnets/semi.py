@@ -97,7 +97,8 @@ def classification_report(
     if config.condition.kind != "none" or config.encoder.kind != "none":
         raise NotApplicable(
             f"{the_run.root} has a D that judges x together with "
-            f"{'a class' if config.condition.kind != 'none' else 'a code z (BiGAN)'}; classify needs a "
+            f"{'a class' if config.condition.kind != 'none' else 'a code z (BiGAN)'}; classify "
+            "needs a "
             "D of x alone: an unconditional run, or a semi-supervised one (semi.labels_per_class)"
         )
     semi = config.semi

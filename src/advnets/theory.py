@@ -50,7 +50,8 @@ def _data_sampler(config: Config, gen: torch.Generator):
 def train_discriminator(
     G, config: Config, steps: int = 3000, batch: int = 1000, lr: float = 1e-3, seed: int = 0
 ) -> torch.nn.Module:
-    """A fresh D (the run's architecture) trained against the frozen G on fresh samples each step."""
+    """A fresh D (the run's architecture) trained against the frozen G on fresh samples each
+    step."""
     from advnets.losses import discriminator_loss
 
     torch.manual_seed(seed)
@@ -96,7 +97,8 @@ def proposition1(
     support: float = 0.05,
     seed: int = 0,
 ) -> dict:
-    """Largest |D(x) - D*(x)| over grid points where p_data + p_g exceeds `support` x its maximum."""
+    """Largest |D(x) - D*(x)| over grid points where p_data + p_g exceeds `support` x its
+    maximum."""
     grid = default_grid(config) if grid is None else grid
     p_data, p_g, _ = densities(G, config, grid, n_samples, seed)
     total = p_data + p_g
@@ -124,7 +126,8 @@ def jsd(p: torch.Tensor, q: torch.Tensor, grid: torch.Tensor) -> float:
 def theorem1(
     G, D, config: Config, grid: torch.Tensor | None = None, n_samples: int = 200_000, seed: int = 0
 ) -> dict:
-    """V(G, D) by Monte Carlo at the trained D, against -log 4 + 2 JSD(p_data || p_g) on the grid."""
+    """V(G, D) by Monte Carlo at the trained D, against -log 4 + 2 JSD(p_data || p_g) on the
+    grid."""
     from advnets.losses import discriminator_loss
 
     grid = default_grid(config) if grid is None else grid
@@ -132,7 +135,8 @@ def theorem1(
     gen = torch.Generator().manual_seed(seed + 2)
     with torch.no_grad():
         real = D(TOYS[config.data.source].sample(n_samples, gen))
-        # V = E log D(x) + E log(1 - D(G(z))) = -2 x the discriminator's loss (0.5 x BCE on each side)
+        # V = E log D(x) + E log(1 - D(G(z))) = -2 x the discriminator's loss (0.5 x BCE on each
+        # side)
         v = -2 * float(discriminator_loss(real, D(samples[:, None].float())))
     divergence = jsd(p_data, p_g, grid)
     return {

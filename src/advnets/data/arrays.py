@@ -85,7 +85,8 @@ def read_array(path: str | Path):
     if y is not None:
         if y.dtype.kind not in "iu" or y.shape != (len(arr),) or (len(y) and y.min() < 0):
             raise DataError(
-                f"{path}: labels 'y' must be {len(arr)} non-negative integers, found dtype {y.dtype} "
+                f"{path}: labels 'y' must be {len(arr)} non-negative integers, found dtype "
+                f"{y.dtype} "
                 f"and shape {y.shape}"
             )
         labels = torch.from_numpy(y.astype(np.int64))

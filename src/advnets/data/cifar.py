@@ -30,7 +30,8 @@ def read_split(folder: str | Path, split: str) -> tuple[torch.Tensor, torch.Tens
         if not path.is_file():
             raise DataError(
                 f"{path} is missing: CIFAR-10's binary version (cifar-10-binary.tar.gz) unpacks to "
-                f"a folder holding {', '.join(n for names in FILES.values() for n in names)}; point "
+                f"a folder holding {', '.join(n for names in FILES.values() for n in names)}; "
+                "point "
                 "data.path at it"
             )
         raw = np.fromfile(path, dtype=np.uint8)

@@ -243,7 +243,8 @@ def locate(
     mirrors: list[str] | None = None,
     progress: bool = True,
 ) -> Path:
-    """Path of one IDX file of data set `name` ('mnist' or 'fashion-mnist'), fetching it if needed."""
+    """Path of one IDX file of data set `name` ('mnist' or 'fashion-mnist'), fetching it if
+    needed."""
     fileset = FILESETS[name]
     root = data_root(data_dir)
     found = find_file(fileset, key, root)

@@ -36,7 +36,8 @@ def _array_shape(path: Path) -> tuple[int, ...]:
 
 
 def defaults_for(path: str, *, with_model: bool) -> dict:
-    """Config values for data at `path`; with `with_model`, also "preset" and the training length."""
+    """Config values for data at `path`; with `with_model`, also "preset" and the training
+    length."""
     from advnets.data.cifar import FILES
     from advnets.data.images import image_files
 
@@ -53,7 +54,8 @@ def defaults_for(path: str, *, with_model: bool) -> dict:
         n = len(image_files(p))
         if n == 0:
             raise DataError(
-                f"--data {path}: no images found in the folder (looked recursively for PNG, JPEG, ...)"
+                f"--data {path}: no images found in the folder (looked recursively for PNG, JPEG, "
+                "...)"
             )
         values, side, is_image = {"data": {"source": "images", "path": str(p)}}, 32, True
     elif p.is_file() and p.suffix in (".npy", ".npz"):

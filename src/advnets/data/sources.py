@@ -6,7 +6,8 @@
   train = images 0-1,199, valid = 1,200-1,499, test = 1,500-1,796.
 - toy distributions (see `advnets.data.toy`): train = `toy_size` points, valid and test
   10,000 points each, each split drawn with its own fixed seed, so every run sees the same data.
-- ``cifar10``: CIFAR-10's binary files (advnets.data.cifar): train 40,000, valid 10,000, test 10,000.
+- ``cifar10``: CIFAR-10's binary files (advnets.data.cifar): train 40,000, valid 10,000, test
+10,000.
 - ``images`` (a folder, advnets.data.images) and ``array`` (a .npy/.npz file, advnets.data.arrays):
   the user's own data, all of it the train split.
 """
@@ -29,7 +30,7 @@ from advnets.errors import DataError
 SPLITS = ("train", "valid", "test")
 IDX_SOURCES = ("mnist", "fashion-mnist")
 USER_SOURCES = ("images", "array")
-SOURCES = IDX_SOURCES + ("digits", "cifar10") + tuple(TOYS) + USER_SOURCES
+SOURCES = (*IDX_SOURCES, "digits", "cifar10", *TOYS, *USER_SOURCES)
 TOY_SPLIT_SEEDS = {"train": 1_000_001, "valid": 1_000_002, "test": 1_000_003}
 
 

@@ -160,7 +160,8 @@ FIGURES: dict[str, Figure] = {
         "the paper's Figure 3: rows of images along straight lines in z space", _interpolation
     ),
     "toy1d": Figure(
-        "the paper's Figure 1: p_data, p_g, D and x = G(z) at four checkpoints of a gaussian-1d run",
+        "the paper's Figure 1: p_data, p_g, D and x = G(z) at four checkpoints of a "
+        "gaussian-1d run",
         _toy1d,
     ),
     "curves": Figure("training curves: both losses, mean D(x) and D(G(z))", _curves),

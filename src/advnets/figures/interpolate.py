@@ -11,7 +11,8 @@ from advnets.nn import sample_noise
 def interpolation_noise(
     prior: str, noise_dim: int, rows: int, steps: int, seed: int = 0
 ) -> torch.Tensor:
-    """z [rows * steps, noise_dim]: row r runs from a_r to b_r in `steps` equal steps, ends included."""
+    """z [rows * steps, noise_dim]: row r runs from a_r to b_r in `steps` equal steps, ends
+    included."""
     gen = torch.Generator().manual_seed(seed)
     ends = sample_noise(prior, 2 * rows, noise_dim, generator=gen).view(rows, 2, noise_dim)
     t = torch.linspace(0, 1, steps)[None, :, None]  # [1, steps, 1]

@@ -22,7 +22,8 @@ def nearest_neighbours(
     p_sq = (p * p).sum(1)
     out = []
     for q in queries.double().split(batch):
-        # ||q - p||^2 = ||q||^2 - 2 q.p + ||p||^2; ||q||^2 is the same along a row, so it is left out
+        # ||q - p||^2 = ||q||^2 - 2 q.p + ||p||^2; ||q||^2 is the same along a row, so it is left
+        # out
         out.append((p_sq[None, :] - 2 * q @ p.T).argmin(1))
     return torch.cat(out)
 
@@ -30,7 +31,8 @@ def nearest_neighbours(
 def neighbour_grid(
     samples: torch.Tensor, train: torch.Tensor, image_shape: tuple[int, int], rows: int, cols: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images [rows * cols, *image_shape]: each row holds cols - 1 samples, then the nearest training
+    """Images [rows * cols, *image_shape]: each row holds cols - 1 samples, then the nearest
+    training
     image of the row's last sample. Also returns the training indices used, [rows]."""
     per_row = samples.view(rows, cols - 1, -1)
     idx = nearest_neighbours(per_row[:, -1], train)

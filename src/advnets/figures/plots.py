@@ -64,7 +64,8 @@ def save_samples(
     nrow: int | None = None,
     title: str = "",
 ) -> None:
-    """Samples [N, D] as a picture: an image grid, or for point data a plot against 2,000 data points."""
+    """Samples [N, D] as a picture: an image grid, or for point data a plot against 2,000 data
+    points."""
     if image_shape:
         save_grid(samples.view(-1, *image_shape), path, nrow=nrow)
     else:

@@ -35,7 +35,8 @@ def save_toy1d_figure(
         if trained.config.data.source != "gaussian-1d" or trained.config.generator.noise_dim != 1:
             raise NotApplicable(
                 f"{folder}: Figure 1 needs a gaussian-1d run with 1-D noise "
-                f"(this one: {trained.config.data.source}, z of {trained.config.generator.noise_dim})"
+                f"(this one: {trained.config.data.source}, z of "
+                f"{trained.config.generator.noise_dim})"
             )
         curves = curves_1d(trained.G, load_discriminator(folder), trained.config, grid, seed=seed)
         panels.append((trained, curves))
@@ -51,7 +52,8 @@ def save_toy1d_figure(
         ax.plot(grid, curves["p_data"], "k:", lw=2, label="p_data")
         ax.plot(grid, curves["p_g"], color="green", lw=1.5, label="p_g")
         ax.plot(grid, curves["d"], "b--", lw=1.5, label="D(x)")
-        # the mapping x = G(z): z evenly spaced over the prior's central range, drawn on a lower line
+        # the mapping x = G(z): z evenly spaced over the prior's central range, drawn on a lower
+        # line
         z = torch.linspace(-math.sqrt(3), math.sqrt(3), lines)[:, None]
         if config.generator.prior == "gaussian":
             z = z * (2 / math.sqrt(3))  # +-2 standard deviations

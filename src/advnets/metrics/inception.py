@@ -30,7 +30,8 @@ def _import_fidelity():
         Exception
     ) as err:  # ImportError, or a torchvision built for another torch failing to load
         raise InceptionUnavailable(
-            "Inception metrics need the optional extra: pip install 'advnets[inception]' (torch-fidelity "
+            "Inception metrics need the optional extra: pip install 'advnets[inception]' "
+            "(torch-fidelity "
             f"with a torchvision built for your torch {torch.__version__}); importing it failed: "
             f"{type(err).__name__}: {err}"
         ) from err
@@ -51,7 +52,8 @@ def _fetch_weights(url: str) -> Path:
             )  # writes a temp file, then renames
         except Exception as err:
             raise InceptionUnavailable(
-                f"could not download the Inception-v3 weights from {url} ({type(err).__name__}: {err}); "
+                f"could not download the Inception-v3 weights from {url} ({type(err).__name__}: "
+                f"{err}); "
                 f"offline, copy that file to {path}"
             ) from err
     try:
@@ -81,7 +83,8 @@ class _Images(torch.utils.data.Dataset):
 
 
 def check_available(image_shape) -> None:
-    """Raise InceptionUnavailable now if the metrics could not be computed (no images, no package)."""
+    """Raise InceptionUnavailable now if the metrics could not be computed (no images, no
+    package)."""
     if image_shape is None:
         raise InceptionUnavailable("Inception metrics need images; this data set holds points")
     _import_fidelity()

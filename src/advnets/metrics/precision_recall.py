@@ -43,7 +43,8 @@ def coverage_fraction(
 
 
 def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
-    """(precision, recall) of generated features `fake` [m, d] against real features `real` [n, d]."""
+    """(precision, recall) of generated features `fake` [m, d] against real features `real` [n,
+    d]."""
     r = torch.as_tensor(real).to(torch.float64)
     f = torch.as_tensor(fake).to(torch.float64)
     if r.ndim != 2 or f.ndim != 2 or r.shape[1] != f.shape[1]:

@@ -15,7 +15,8 @@ import torch
 
 
 def classifier_score(probs, splits: int = 10) -> tuple[float, float]:
-    """(mean, standard deviation) of the classifier score over `splits` parts of probs [n, classes]."""
+    """(mean, standard deviation) of the classifier score over `splits` parts of probs [n,
+    classes]."""
     p = torch.as_tensor(probs).to(torch.float64)
     if p.ndim != 2 or p.shape[0] < splits or splits < 1:
         raise ValueError(

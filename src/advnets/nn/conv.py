@@ -14,6 +14,8 @@ multiple of 2 ** len(hidden): 28 x 28 with two widths (7 -> 14 -> 28), 32 x 32 w
 
 from __future__ import annotations
 
+import itertools
+
 from torch import nn
 
 
@@ -35,7 +37,8 @@ def start_size(image_shape: tuple[int, ...], stages: int, role: str) -> tuple[in
             else "this image size cannot be halved"
         )
         raise ValueError(
-            f"{role}.hidden = {stages} widths halve the image side {stages} times, and {h} x {w} is not "
+            f"{role}.hidden = {stages} widths halve the image side {stages} times, and {h} x {w} "
+            "is not "
             f"a multiple of {s} x {s}: {hint}"
         )
     return h // s, w // s
@@ -44,7 +47,8 @@ def start_size(image_shape: tuple[int, ...], stages: int, role: str) -> tuple[in
 def generator_layers(
     in_dim: int, image_shape: tuple[int, ...], hidden: list[int], activation, batch_norm: bool
 ) -> tuple[nn.Sequential, nn.Module]:
-    """(body, out) of a DCGAN generator; body(z) is [B, hidden[-1], H/2, W/2], out(body) the image."""
+    """(body, out) of a DCGAN generator; body(z) is [B, hidden[-1], H/2, W/2], out(body) the
+    image."""
     channels = channels_and_size(image_shape)[0]
     h0, w0 = start_size(image_shape, len(hidden), "generator")
 
@@ -57,7 +61,7 @@ def generator_layers(
         *norm(hidden[0]),
         activation(),
     ]
-    for a, b in zip(hidden, hidden[1:]):
+    for a, b in itertools.pairwise(hidden):
         layers += [
             nn.ConvTranspose2d(a, b, 4, stride=2, padding=1, bias=not batch_norm),
             *norm(b),
@@ -91,4 +95,4 @@ def discriminator_layers(
         layers += ([regulariser(i)] if i else []) + [nn.Sequential(*block)]
         width = out
     features = width * h * w
-    return layers + [regulariser(len(hidden)), nn.Linear(features, outputs)], features
+    return [*layers, regulariser(len(hidden)), nn.Linear(features, outputs)], features

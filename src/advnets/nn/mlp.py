@@ -34,7 +34,8 @@ def one_hot(c: torch.Tensor | None, num_classes: int, dtype: torch.dtype) -> tor
 
 
 class Generator(nn.Module):
-    """G(z): noise [B, noise_dim] -> hidden layers -> data [B, out_dim]; G(z, c) when conditional."""
+    """G(z): noise [B, noise_dim] -> hidden layers -> data [B, out_dim]; G(z, c) when
+    conditional."""
 
     def __init__(
         self,
@@ -120,7 +121,8 @@ class Discriminator(nn.Module):
             (num_classes and condition == "concat") or extra_dim or unit == "maxout"
         ):
             raise ValueError(
-                "a dcgan discriminator takes images alone, with relu or leaky_relu units: condition it by "
+                "a dcgan discriminator takes images alone, with relu or leaky_relu units: "
+                "condition it by "
                 "projection, and use unit = relu or leaky_relu"
             )
         self.num_classes = num_classes
@@ -167,7 +169,8 @@ class Discriminator(nn.Module):
         extra: torch.Tensor | None = None,
         with_classes: bool = False,
     ):
-        """The logit [B]; with `with_classes` (an auxiliary classifier D), (logit, class logits [B, K])."""
+        """The logit [B]; with `with_classes` (an auxiliary classifier D), (logit, class logits [B,
+        K])."""
         x = self._prepare(x)
         if not self.num_classes and not self.extra_dim:
             return self._squeeze(self.net(x))  # [B] logits ([B, outputs] when outputs > 1)
@@ -179,7 +182,8 @@ class Discriminator(nn.Module):
         if self.extra_dim:
             if extra is None:
                 raise ValueError(
-                    f"this discriminator judges pairs: pass its second input ({self.extra_dim} values)"
+                    f"this discriminator judges pairs: pass its second input ({self.extra_dim} "
+                    "values)"
                 )
             h = torch.cat([h, extra], dim=1)  # [B, in_dim + extra_dim]
         for layer in self.net[1:-1]:
@@ -188,7 +192,8 @@ class Discriminator(nn.Module):
         if self.num_classes and not self.concat:
             if c is None:
                 raise ValueError(
-                    f"this network is class-conditional ({self.num_classes} classes): pass the classes c"
+                    f"this network is class-conditional ({self.num_classes} classes): pass the "
+                    "classes c"
                 )
             logit = logit + (self.embed(c) * h).sum(-1)
         if with_classes:
@@ -199,7 +204,8 @@ class Discriminator(nn.Module):
         return out.squeeze(-1) if out.shape[-1] == 1 else out
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last hidden layer [B, width] of a D of x alone (maxout units, or a dcgan D's flattened
+        """The last hidden layer [B, width] of a D of x alone (maxout units, or a dcgan D's
+        flattened
         last feature maps): feature matching's statistics and the semi-supervised features."""
         if self.num_classes or self.extra_dim:
             raise ValueError("features() is defined for a discriminator of x alone")

@@ -125,14 +125,16 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise RunError(
-                f"train.device = {name!r} but this PyTorch sees no CUDA device: use train.device = cpu"
+                f"train.device = {name!r} but this PyTorch sees no CUDA device: use train.device = "
+                "cpu"
             )
         if device.index is None:
             device = torch.device("cuda", local_rank)
     elif device.type == "mps":
         if not torch.backends.mps.is_available():
             raise RunError(
-                f"train.device = {name!r} but this machine has no MPS device: use train.device = cpu"
+                f"train.device = {name!r} but this machine has no MPS device: use train.device = "
+                "cpu"
             )
     elif device.type != "cpu":
         raise RunError(f"train.device = {name!r}: advnets trains on cpu, cuda or mps")

@@ -176,7 +176,8 @@ class Trainer:
     # -- Algorithm 1 ----------------------------------------------------------------------------
 
     def simultaneous_step(self) -> torch.Tensor | None:
-        """The reference code's update: D's and G's gradients from one minibatch, applied together."""
+        """The reference code's update: D's and G's gradients from one minibatch, applied
+        together."""
         x, c = self.batches(self.epoch, self.step % self.steps_per_epoch)
         with self.autocast():
             z, c_fake = self.noise(len(x))
