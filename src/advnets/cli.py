@@ -286,73 +286,14 @@ def cmd_theory(args: argparse.Namespace) -> int:
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:
-    import torch
-    from tqdm.auto import tqdm
+    from advnets.inpaint import inpaint_run
 
-    from advnets.data import load
-    from advnets.figures.grid import save_grid
-    from advnets.inpaint import inpainting_report
-    from advnets.io import atomic_write_text
-    from advnets.sample import load_discriminator, load_generator
-
-    if args.n < 1 or args.cols < 1:
-        raise cfgmod.ConfigError(f"-n {args.n} --cols {args.cols}: both must be at least 1")
-    trained = load_generator(args.run, average=not args.last_iterate)
-    source = trained.config.data.source
-    data = load(source, args.split, args.data_dir)
-    if args.n > len(data):
-        raise cfgmod.ConfigError(
-            f"-n {args.n}: the {source} {args.split} split has {len(data)} images"
-        )
-    images, labels = data.x[: args.n], (data.y[: args.n] if data.y is not None else None)
-    if args.realism > 0 and trained.config.encoder.kind != "none":
-        raise cfgmod.ConfigError(
-            "--realism weighs -log D(G(z)), and this run's D judges (x, z) pairs (BiGAN): "
-            "use --realism 0"
-        )
-    D = load_discriminator(args.run) if args.realism > 0 else None
-    from advnets.metrics.classifier import SHIPPED
-
-    scored = (
-        labels is not None and source in SHIPPED
-    )  # only then is the nearest-image baseline measured
-    with tqdm(
-        total=args.steps * -(-args.n // 250),
-        desc="inpainting",
-        disable=args.no_progress,
-        leave=False,
-    ) as bar:
-        report, visible, completed = inpainting_report(
-            trained,
-            images,
-            labels,
-            source,
-            args.mask,
-            steps=args.steps,
-            restarts=args.restarts,
-            lr=args.lr,
-            realism=args.realism,
-            D=D,
-            seed=args.seed,
-            progress=bar.update,
-            train=load(source, "train", args.data_dir).x if scored else None,
-        )
-    report.update(
-        run=str(trained.run.root),
-        checkpoint=trained.checkpoint.name,
-        weights="average" if trained.averaged else "last iterate",
-        split=args.split,
-    )
-    out = Path(args.out) if args.out else trained.run.folder("inpaint")
-    k = min(args.cols, args.n)
-    shown = visible[:k] * images[:k] + (1 - visible[:k]) * 0.5  # hidden pixels grey
-    save_grid(
-        torch.cat([images[:k], shown, completed[:k]]).view(-1, *trained.image_shape),
-        out / f"{args.mask}.png",
-        nrow=k,
-        scale=3,
-    )
-    atomic_write_text(out / f"{args.mask}.json", json.dumps(report, indent=2) + "\n")
+    report, out = inpaint_run(
+        args.run, args.mask, args.n, args.split, steps=args.steps, restarts=args.restarts,
+        lr=args.lr, realism=args.realism, seed=args.seed, cols=args.cols, out=args.out,
+        data_dir=args.data_dir, last_iterate=args.last_iterate, progress=not args.no_progress,
+    )  # fmt: skip
+    source = report["data"]
     print(
         f"{args.n} {source} {args.split} images, {report['mask_meaning']}; squared error per "
         "hidden pixel "
@@ -376,13 +317,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
 
 def cmd_encoder(args: argparse.Namespace) -> int:
-    import time as _time
-
-    from tqdm.auto import tqdm
-
-    from advnets.inference import fit_encoder, load_encoder, measure, save_encoder
-    from advnets.io import atomic_write_text
-    from advnets.sample import load_generator
+    from advnets.inference import encoder_run
 
     try:
         hidden = [int(h) for h in args.hidden.split(",") if h.strip()] if args.hidden else []
@@ -390,64 +325,26 @@ def cmd_encoder(args: argparse.Namespace) -> int:
         hidden = []
     if not hidden or min(hidden) < 1:
         raise cfgmod.ConfigError(f"--hidden {args.hidden!r}: give layer widths like 1200,1200")
-    trained = load_generator(args.run, average=not args.last_iterate)
-    run = trained.run.root
-    if trained.config.encoder.kind != "none":  # E was trained with G: measure it, fit nothing
-        if trained.averaged:  # measure E with the G it played beside, not G's average
-            trained = load_generator(args.run, average=False)
-        E, record = load_encoder(args.run)
-        print(
-            f"{run} trains its own E with G (encoder.kind = {trained.config.encoder.kind}): "
-            "measuring it"
-        )
+    record, written = encoder_run(
+        args.run, steps=args.steps, batch=args.batch, lr=args.lr, hidden=hidden, seed=args.seed,
+        data_dir=args.data_dir, last_iterate=args.last_iterate, progress=not args.no_progress,
+    )  # fmt: skip
+    if "loss" in record:
+        log = record["loss"]
+        loss = f"loss {log[0]['loss']:.3f} -> {log[-1]['loss']:.3f}"
+        print(f"E fitted in {record['seconds']} s: {loss}")
     else:
-        start = _time.perf_counter()
-        with tqdm(total=args.steps, desc="fitting E", disable=args.no_progress, leave=False) as bar:
-            E, log = fit_encoder(
-                trained,
-                steps=args.steps,
-                batch=args.batch,
-                lr=args.lr,
-                hidden=hidden,
-                seed=args.seed,
-                progress=bar.update,
-            )
-        g = trained.config.generator
-        record = {
-            "trained": "by regression on (G(z), z), G frozen",
-            "fitted_to": trained.checkpoint.name,
-            "weights": "average" if trained.averaged else "last iterate",
-            "data_dim": E.in_dim,
-            "noise_dim": g.noise_dim,
-            "prior": g.prior,
-            "activation": g.activation,
-            "hidden": hidden,
-            "steps": args.steps,
-            "batch": args.batch,
-            "lr": args.lr,
-            "seed": args.seed,
-            "seconds": round(_time.perf_counter() - start, 1),
-            "loss": log,
-        }
-        print(
-            f"E fitted in {record['seconds']} s: loss {log[0]['loss']:.3f} -> {log[-1]['loss']:.3f}"
-        )
-    record.update(measure(E, trained, args.data_dir))
+        print(f"{args.run}: E trained with G ({record['trained']}), measured")
     print(f"R^2 of z recovered from G(z), 10000 new samples: {record['r2_generated']:.4f}")
     if "nn1_accuracy_cosine" in record:
         rows = record["nn1_rows"]
         print(
             f"1-nearest-neighbour label accuracy, {rows['test']} test images against "
-            f"{rows['train']} training "
-            f"images: E(x) {record['nn1_accuracy_euclidean']:.4f} (euclidean), "
-            f"{record['nn1_accuracy_cosine']:.4f} "
-            f"(cosine); pixels {record['nn1_accuracy_pixels_euclidean']:.4f}"
+            f"{rows['train']} training images: E(x) {record['nn1_accuracy_euclidean']:.4f} "
+            f"(euclidean), {record['nn1_accuracy_cosine']:.4f} (cosine); pixels "
+            f"{record['nn1_accuracy_pixels_euclidean']:.4f}"
         )
-    if trained.config.encoder.kind != "none":
-        atomic_write_text(run / "encoder" / "encoder.json", json.dumps(record, indent=2) + "\n")
-        print(f"wrote {run / 'encoder' / 'encoder.json'}")
-    else:
-        print(f"wrote {save_encoder(run, E, record)}")
+    print(f"wrote {written}")
     return 0
 
 

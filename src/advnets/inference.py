@@ -185,3 +185,61 @@ def load_encoder(run: str | Path) -> tuple[Encoder, dict]:
     )
     E.load_state_dict(load_safetensors((folder / "weights.safetensors").read_bytes()))
     return E.eval(), record
+
+
+def encoder_run(
+    run,
+    *,
+    steps: int = 10_000,
+    batch: int = 100,
+    lr: float = 1e-3,
+    hidden: list[int] | tuple[int, ...] = (1200, 1200),
+    seed: int = 0,
+    data_dir=None,
+    last_iterate: bool = False,
+    progress: bool = True,
+) -> tuple[dict, Path]:
+    """`advnets encoder`: fit E(x) -> z to the G of `run` by regression on (G(z), z), G frozen,
+    and measure it; a BiGAN run's own E (trained with G) is measured, not fitted. Writes
+    RUN/encoder/ and returns (the record, the file or folder written). The record's "trained"
+    says which E it is; "seconds" and "loss" are there when E was fitted."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    from advnets.sample import load_generator
+
+    trained = load_generator(run, average=not last_iterate)
+    if trained.config.encoder.kind != "none":  # E was trained with G: measure it, fit nothing
+        if trained.averaged:  # with the G it played beside, not G's average
+            trained = load_generator(run, average=False)
+        E, record = load_encoder(run)
+        record.update(measure(E, trained, data_dir))
+        path = trained.run.folder(FOLDER) / "encoder.json"
+        atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+        return record, path
+    start = time.perf_counter()
+    with tqdm(total=steps, desc="fitting E", disable=not progress, leave=False) as bar:
+        E, log = fit_encoder(
+            trained, steps=steps, batch=batch, lr=lr, hidden=list(hidden), seed=seed,
+            progress=bar.update,
+        )  # fmt: skip
+    g = trained.config.generator
+    record = {
+        "trained": "by regression on (G(z), z), G frozen",
+        "fitted_to": trained.checkpoint.name,
+        "weights": "average" if trained.averaged else "last iterate",
+        "data_dim": E.in_dim,
+        "noise_dim": g.noise_dim,
+        "prior": g.prior,
+        "activation": g.activation,
+        "hidden": list(hidden),
+        "steps": steps,
+        "batch": batch,
+        "lr": lr,
+        "seed": seed,
+        "seconds": round(time.perf_counter() - start, 1),
+        "loss": log,
+    }
+    record.update(measure(E, trained, data_dir))
+    return record, save_encoder(trained.run.root, E, record)

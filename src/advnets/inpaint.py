@@ -201,3 +201,73 @@ def inpainting_report(
             report[f"accuracy_{name}"] = float((clf(x)[1].argmax(1) == labels).double().mean())
         report["classifier"] = f"advnets {source} classifier ({clf.file})"
     return report, visible, completed
+
+
+def inpaint_run(
+    run,
+    mask: str = "bottom",
+    n: int = 1000,
+    split: str = "test",
+    *,
+    steps: int = 300,
+    restarts: int = 8,
+    lr: float = 0.05,
+    realism: float = 0.0,
+    seed: int = 0,
+    cols: int = 10,
+    out=None,
+    data_dir=None,
+    last_iterate: bool = False,
+    progress: bool = True,
+):
+    """`advnets inpaint`: complete the first `n` images of `split` hidden by `mask` with the G of
+    `run` (its average unless `last_iterate`), and write OUT/MASK.json (the report) and
+    OUT/MASK.png (rows: whole, seen with the hidden pixels grey, completed) for the first `cols`;
+    OUT is RUN/inpaint unless given. Returns (report, OUT)."""
+    import json
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from advnets.data import load
+    from advnets.figures.grid import save_grid
+    from advnets.io import atomic_write_text
+    from advnets.metrics.classifier import SHIPPED
+    from advnets.sample import load_discriminator, load_generator
+
+    if n < 1 or cols < 1:
+        raise ArgumentError(f"-n {n} --cols {cols}: both must be at least 1")
+    trained = load_generator(run, average=not last_iterate)
+    source = trained.config.data.source
+    data = load(source, split, data_dir)
+    if n > len(data):
+        raise ArgumentError(f"-n {n}: the {source} {split} split has {len(data)} images")
+    images, labels = data.x[:n], (data.y[:n] if data.y is not None else None)
+    if realism > 0 and trained.config.encoder.kind != "none":
+        raise ArgumentError(
+            "--realism weighs -log D(G(z)), and this run's D judges (x, z) pairs (BiGAN): "
+            "use --realism 0"
+        )
+    D = load_discriminator(run) if realism > 0 else None
+    scored = labels is not None and source in SHIPPED  # only then: the nearest-image baseline
+    total = steps * -(-n // 250)
+    with tqdm(total=total, desc="inpainting", disable=not progress, leave=False) as bar:
+        report, visible, completed = inpainting_report(
+            trained, images, labels, source, mask, steps=steps, restarts=restarts, lr=lr,
+            realism=realism, D=D, seed=seed, progress=bar.update,
+            train=load(source, "train", data_dir).x if scored else None,
+        )  # fmt: skip
+    report.update(
+        run=str(trained.run.root),
+        checkpoint=trained.checkpoint.name,
+        weights="average" if trained.averaged else "last iterate",
+        data=source,
+        split=split,
+    )
+    out = Path(out) if out else trained.run.folder("inpaint")
+    k = min(cols, n)
+    shown = visible[:k] * images[:k] + (1 - visible[:k]) * 0.5  # hidden pixels grey
+    rows = torch.cat([images[:k], shown, completed[:k]]).view(-1, *trained.image_shape)
+    save_grid(rows, out / f"{mask}.png", nrow=k, scale=3)
+    atomic_write_text(out / f"{mask}.json", json.dumps(report, indent=2) + "\n")
+    return report, out

@@ -1,0 +1,61 @@
+"""Run: the one object that knows a run folder."""
+
+import json
+
+import pytest
+
+from advnets.errors import RunError
+from advnets.run import Run, open_checkpoint
+from advnets.train import train
+from helpers import tiny_config
+
+
+def test_a_new_run_folder_is_made_whole_and_a_used_one_refused(tmp_path):
+    run = Run(tmp_path / "runs" / "r")
+    config = tiny_config()
+    run.create(config)
+    assert sorted(p.name for p in run.root.iterdir()) == ["config.json", "metrics.jsonl", "samples"]
+    assert run.config() == config
+    assert not list(run.root.parent.glob(".*"))  # no staging folder left behind
+    with pytest.raises(RunError, match="already exists and is not empty"):
+        run.create(config)
+    empty = Run(tmp_path / "empty")
+    empty.root.mkdir()
+    empty.create(config)  # an empty folder the user made is fine
+    assert empty.is_run()
+
+
+def test_not_a_run_folder_is_named(tmp_path):
+    with pytest.raises(RunError, match=f"{tmp_path} is not a run folder"):
+        Run(tmp_path).config()
+    assert not Run(tmp_path).is_run()
+
+
+def test_metrics_rows_partial_rows_and_a_cut_last_line(tmp_path):
+    run = Run(tmp_path)
+    rows = [{"step": 5}, {"step": 10}, {"step": 12, "partial": True}]
+    run.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 1')
+    assert run.metrics() == rows  # the last line, cut short mid-write, is left out
+    assert run.metrics(complete=True) == rows[:2]
+    run.rewind_metrics(5)
+    assert run.metrics() == [{"step": 5}]
+    assert Run(tmp_path / "none").metrics() == []
+
+
+def test_checkpoints_and_latest_from_a_run_or_a_checkpoint_folder(tmp_path):
+    root = train(
+        tiny_config(train={"max_steps": 6, "checkpoint_every": 3, "keep_checkpoints": 5}),
+        tmp_path / "run",
+        progress=False,
+    )
+    run = Run(root)
+    assert [p.name for p in run.checkpoints()] == ["step-00000003", "step-00000006"]
+    latest = run.latest_checkpoint()
+    assert latest == run.checkpoint_path(6)
+    assert (run.checkpoints_dir / "latest").read_text().strip() == latest.name
+    for path in (root, latest):
+        found, folder = open_checkpoint(path)
+        assert found.root == root and folder == latest
+    first, folder = open_checkpoint(run.checkpoint_path(3))
+    assert first.root == root and folder == run.checkpoint_path(3)
+    assert run.sample_grids() == []  # the first grid is drawn when the first epoch ends
