@@ -57,51 +57,13 @@ class Trainer:
         train_data: Dataset | None = None,
     ):
         self.config, self.run_dir, self.folder = config, Path(run_dir), Run(run_dir)
+        self._place(resume, progress)
+        self._load_data(train_data)
+        labelled = self._classes_and_labels()
         t = config.train
-        self.group = distributed.from_environment(distributed.resolve_device(t.device).type)
-        self.progress = progress and self.group.main
-        self.device = distributed.resolve_device(t.device, self.group.local_rank)
-        if t.batch_size % self.group.world:
-            raise RunError(
-                f"train.batch_size = {t.batch_size} is the global minibatch, split evenly "
-                f"between the {self.group.world} processes: choose a multiple of {self.group.world}"
-            )
-        if not resume:
-            self.folder.refuse_if_used()
-        if t.tensorboard:
-            from advnets.train.tensorboard import summary_writer_class
-
-            try:  # before anything is made: a run that cannot log as asked does not start
-                summary_writer_class()
-            except ImportError as err:
-                raise RunError(str(err)) from None
-        self.data = train_data or from_config(config.data, "train", progress=self.progress)
-        self.steps_per_epoch = len(self.data) // t.batch_size // t.k
-        if self.steps_per_epoch == 0:
-            raise RunError(
-                f"the {config.data.source} training set has {len(self.data)} examples, fewer "
-                f"than train.batch_size x train.k = {t.batch_size * t.k}: lower the batch or k"
-            )
-        self.x = self.data.x.to(self.device)
-        y = self._labels()
-        self.num_classes, self.class_freq = 0, None
-        if config.condition.kind != "none":
-            self.class_freq = class_frequencies(self.data.y).to(self.device)
-            self.num_classes = len(self.class_freq)
-        labelled, self.d_outputs = None, 1
-        if config.semi.labels_per_class:  # D's outputs: one logit per class
-            s = config.semi
-            index = labelled_subset(self.data.y, s.labels_per_class, s.label_seed)
-            labelled = Labelled(self.x, y, index.to(self.device))
-            self.d_outputs = int(self.data.y.max()) + 1
-        self.batches = Batches(
-            self.x, y if self.num_classes else None, t.seed, t.batch_size, self.group.world,
-            self.group.rank,
-        )  # fmt: skip
-
         if self.device.type == "cpu":
             torch.set_flush_denormal(t.flush_denormal)
-        torch.manual_seed(t.seed)
+        torch.manual_seed(t.seed)  # the players' initialisation, then the noise of training
         self.players = build_players(
             config, self.data, self.device, self.num_classes, self.d_outputs
         )
@@ -132,6 +94,61 @@ class Trainer:
             from advnets.train.tensorboard import TensorBoardLog
 
             self.tensorboard = TensorBoardLog(self.run_dir, self.step)
+
+    def _place(self, resume: bool, progress: bool) -> None:
+        """Where this process trains (its device, and its place among torchrun's processes),
+        and the refusals due before any data is read: a batch that does not split between the
+        processes, a used run folder, TensorBoard asked for and not installed."""
+        t = self.config.train
+        self.group = distributed.from_environment(distributed.resolve_device(t.device).type)
+        self.progress = progress and self.group.main
+        self.device = distributed.resolve_device(t.device, self.group.local_rank)
+        if t.batch_size % self.group.world:
+            raise RunError(
+                f"train.batch_size = {t.batch_size} is the global minibatch, split evenly "
+                f"between the {self.group.world} processes: choose a multiple of {self.group.world}"
+            )
+        if not resume:
+            self.folder.refuse_if_used()
+        if t.tensorboard:
+            from advnets.train.tensorboard import summary_writer_class
+
+            try:
+                summary_writer_class()
+            except ImportError as err:
+                raise RunError(str(err)) from None
+
+    def _load_data(self, train_data: Dataset | None) -> None:
+        t = self.config.train
+        self.data = train_data or from_config(self.config.data, "train", progress=self.progress)
+        self.steps_per_epoch = len(self.data) // t.batch_size // t.k
+        if self.steps_per_epoch == 0:
+            raise RunError(
+                f"the {self.config.data.source} training set has {len(self.data)} examples, "
+                f"fewer than train.batch_size x train.k = {t.batch_size * t.k}: lower the batch "
+                "or k"
+            )
+        self.x = self.data.x.to(self.device)
+
+    def _classes_and_labels(self) -> Labelled | None:
+        """The classes of a conditional game and the labelled images of a semi-supervised D
+        (returned), and the minibatches they come in."""
+        c, t = self.config, self.config.train
+        y = self._labels()
+        self.num_classes, self.class_freq = 0, None
+        if c.condition.kind != "none":
+            self.class_freq = class_frequencies(self.data.y).to(self.device)
+            self.num_classes = len(self.class_freq)
+        labelled, self.d_outputs = None, 1
+        if c.semi.labels_per_class:  # D's outputs: one logit per class
+            index = labelled_subset(self.data.y, c.semi.labels_per_class, c.semi.label_seed)
+            labelled = Labelled(self.x, y, index.to(self.device))
+            self.d_outputs = int(self.data.y.max()) + 1
+        self.batches = Batches(
+            self.x, y if self.num_classes else None, t.seed, t.batch_size, self.group.world,
+            self.group.rank,
+        )  # fmt: skip
+        return labelled
 
     def _labels(self) -> torch.Tensor | None:
         """The class labels on the device, for a conditional model or a semi-supervised D."""
