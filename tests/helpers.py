@@ -1,6 +1,33 @@
-"""Small configurations for fast tests."""
+"""Small configurations for fast tests, and the one way tests start the advnets command."""
+
+import subprocess
+import sys
+import time
 
 from advnets import config as cfgmod
+
+# no advnets command in the tests takes near this long; a hung one fails instead of hanging
+COMMAND_TIMEOUT_S = 600
+
+
+def advnets(
+    *args, check: bool = True, timeout: float = COMMAND_TIMEOUT_S
+) -> subprocess.CompletedProcess:
+    """Run `python -m advnets ARGS` (each argument through str) and return the finished process,
+    its output captured as text. With `check`, assert that it exited 0, showing its standard error
+    if not. A command still running after `timeout` seconds raises subprocess.TimeoutExpired."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "advnets", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check:
+        assert proc.returncode == 0, (
+            f"advnets {' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stderr}"
+        )
+    return proc
 
 
 def tiny_config(**sections) -> cfgmod.Config:
@@ -18,10 +45,6 @@ def tiny_config(**sections) -> cfgmod.Config:
 def interrupt_training(args: list[str], run, sig: int, rows: int = 3) -> tuple[int, str]:
     """Start `advnets train ARGS --out RUN`, send `sig` once its log has `rows` rows, and return
     the exit status and standard error."""
-    import subprocess
-    import sys
-    import time
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "advnets", "train", *args, "--out", str(run)],
         stdout=subprocess.PIPE,

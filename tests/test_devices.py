@@ -5,7 +5,7 @@ import torch
 
 from advnets import config as cfgmod
 from advnets.train.loop import RunError, Trainer
-from helpers import tiny_config
+from helpers import advnets, tiny_config
 
 
 def trained_parameters(tmp_path, name, **train):
@@ -56,25 +56,14 @@ def test_unavailable_devices_are_named(tmp_path, device, message):
 
 
 def test_device_flag_is_short_for_train_device():
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advnets",
-            "train",
-            "--preset",
-            "digits-quick",
-            "--device",
-            "cuda:1",
-            "--train.precision",
-            "bf16",
-            "--dry-run",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    proc = advnets(
+        "train",
+        "--preset",
+        "digits-quick",
+        "--device",
+        "cuda:1",
+        "--train.precision",
+        "bf16",
+        "--dry-run",
     )
     assert 'device = "cuda:1"' in proc.stdout and 'precision = "bf16"' in proc.stdout

@@ -2,8 +2,6 @@
 
 import json
 import signal
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -11,7 +9,7 @@ from safetensors.torch import load_file
 
 from advnets.sample import load_generator
 from advnets.train import checkpoint
-from helpers import interrupt_training
+from helpers import advnets, interrupt_training
 
 TINY = [
     "--data.source",
@@ -168,15 +166,6 @@ VARIANTS = {
         "0.001",
     ],
 }
-
-
-def advnets(*args, check=True):
-    return subprocess.run(
-        [sys.executable, "-m", "advnets", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=check,
-    )
 
 
 def assert_same_run(a, b):

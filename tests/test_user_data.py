@@ -1,8 +1,5 @@
 """Training data of the user's: a folder of images, a NumPy array, CIFAR-10's binary files."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -10,6 +7,7 @@ from PIL import Image
 
 from advnets.data import load
 from advnets.data.cifar import RECORD
+from helpers import advnets
 
 
 def _png(path, array, mode=None):
@@ -139,24 +137,9 @@ def test_train_data_folder_just_works(tmp_path):
             (rng.random((20 + i % 5, 24, 3)) * 255).astype(np.uint8),
         )
     out = tmp_path / "run"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advnets",
-            "train",
-            "--data",
-            str(tmp_path / "imgs"),
-            "--train.epochs",
-            "2",
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
+    advnets(
+        "train", "--data", tmp_path / "imgs", "--train.epochs", "2", "--out", out, "--no-progress"
     )
-    assert proc.returncode == 0, proc.stderr
     from advnets.sample import load_generator
 
     trained = load_generator(out)
@@ -169,21 +152,7 @@ def test_train_data_bad_input_fails_before_the_run_folder(tmp_path):
     (tmp_path / "imgs").mkdir()
     (tmp_path / "imgs" / "x.png").write_bytes(b"not a png")
     out = tmp_path / "run"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advnets",
-            "train",
-            "--data",
-            str(tmp_path / "imgs"),
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = advnets("train", "--data", tmp_path / "imgs", "--out", out, "--no-progress", check=False)
     assert proc.returncode != 0 and "x.png: not a readable image" in proc.stderr
     assert not out.exists()
 
