@@ -7,25 +7,48 @@ import torch
 
 from advnets.losses import discriminator_loss, generator_non_saturating
 from advnets.train import checkpoint
-from advnets.train.loop import RunError, Trainer, resume
+from advnets.train.loop import RunError, Trainer, epoch_permutation, resume
 from helpers import tiny_config
 
 
-def test_simultaneous_step_matches_a_hand_written_reference(tmp_path):
-    """Both gradients from one minibatch and one D(G(z)), applied together with SGD momentum."""
-    config = tiny_config(train={"max_steps": 3})
+def test_simultaneous_steps_match_a_hand_written_reference(tmp_path):
+    """The reference code's update written out by hand: each step takes the next minibatch of its
+    epoch's permutation and noise from the config's prior, makes one D(G(z)) for both losses, and
+    applies both gradients together by SGD with momentum and the decaying learning rate. Compared
+    on what the steps change, for G and D alike: a change is small next to its parameter, and
+    comparing the parameters themselves would hide a wrong one."""
+    steps = 30  # past the 24 steps of epoch 1: a second permutation, and the momentum ramp
+    config = tiny_config(
+        train={"max_steps": steps},
+        # PyTorch's init for D and no data-fitted output bias for G, so that D's input gradient is
+        # not tiny and G's sigmoid output not saturated: G moves measurably in these steps
+        discriminator={"init": "pytorch"},
+        generator={"output_bias_from_data": False},
+    )
+    assert config.generator.prior == "uniform" and config.discriminator.input_keep < 1
     trainer = Trainer(config, tmp_path / "run", progress=False)
     G, D = trainer.players.G, trainer.players.D
-    params = {n: p.detach().clone() for n, p in [*G.named_parameters(), *D.named_parameters()]}
+    names = [
+        *(f"G.{n}" for n, _ in G.named_parameters()),
+        *(f"D.{n}" for n, _ in D.named_parameters()),
+    ]
+    before = [p.detach().clone() for p in [*G.parameters(), *D.parameters()]]
     G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
     rng = torch.get_rng_state()
-    trainer.run()
+    for _ in range(steps):
+        trainer.train_step()
+    assert trainer.step == steps
 
-    torch.set_rng_state(rng)
+    torch.set_rng_state(rng)  # the same noise and dropout masks, drawn in the same order
+    n, b, noise_dim = len(trainer.data), config.train.batch_size, config.generator.noise_dim
+    assert trainer.steps_per_epoch == n // b == 24
     bufs = {}
-    for step in range(3):
-        x = trainer.x[trainer._perm[step * 50 : (step + 1) * 50]]
-        z = torch.randn(50, 8)
+    for step in range(steps):
+        epoch, index = divmod(step, n // b)
+        x = trainer.data.x[
+            epoch_permutation(config.train.seed, epoch, n)[index * b : (index + 1) * b]
+        ]
+        z = (torch.rand(b, noise_dim) * 2 - 1) * math.sqrt(3)  # U[-sqrt 3, sqrt 3]
         fake = G_ref(z)
         real_logits, fake_logits = D_ref(x), D_ref(fake)
         d_grads = torch.autograd.grad(
@@ -37,15 +60,31 @@ def test_simultaneous_step_matches_a_hand_written_reference(tmp_path):
             generator_non_saturating(fake_logits), list(G_ref.parameters())
         )
         lr = 0.1 / 1.000004**step
+        mom = 0.5 + (0.7 - 0.5) * epoch / (250 - 1)
         with torch.no_grad():
             for p, g in zip([*D_ref.parameters(), *G_ref.parameters()], [*d_grads, *g_grads]):
-                buf = bufs[p] = g.clone() if p not in bufs else 0.5 * bufs[p] + g
+                buf = bufs[p] = g.clone() if p not in bufs else mom * bufs[p] + g
                 p -= lr * buf
-    for (name, p), ref in zip(
-        [*G.named_parameters(), *D.named_parameters()], [*G_ref.parameters(), *D_ref.parameters()]
+    smallest_g_change = math.inf
+    for name, p, ref, p0 in zip(
+        names,
+        [*G.parameters(), *D.parameters()],
+        [*G_ref.parameters(), *D_ref.parameters()],
+        before,
     ):
-        assert not torch.equal(p, params[name]), f"{name} did not move"
-        assert torch.allclose(p, ref, atol=1e-7, rtol=0), name
+        change, ref_change = p.detach() - p0, ref.detach() - p0
+        scale = float(ref_change.abs().max())
+        if name.startswith("G."):
+            smallest_g_change = min(smallest_g_change, scale)
+        torch.testing.assert_close(
+            change,
+            ref_change,
+            rtol=1e-4,
+            atol=1e-3 * scale,
+            msg=lambda m, name=name: f"{name}: {m}",
+        )
+    # every G tensor moved by far more than float32 can resolve at its size, and than the atol
+    assert smallest_g_change > 1e-4, smallest_g_change
 
 
 def test_k_discriminator_steps_per_generator_step(tmp_path):
