@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from advnets.train import checkpoint
-from advnets.train.loop import NonFiniteError, Trainer
+from advnets.train.loop import NonFiniteError, Trainer, epoch_permutation
 from helpers import advnets, interrupt_training, tiny_config
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
@@ -53,9 +53,11 @@ def trainer_with_checkpoints(tmp_path, **train):
 
 def poison_next_batch(trainer: Trainer) -> None:
     """A NaN in one image of the next step's minibatch (a corrupt pixel in the data)."""
-    b = trainer.config.train.batch_size
-    row = trainer._perm[trainer.step % trainer.steps_per_epoch * b]
-    trainer.x[row, 3] = float("nan")
+    b, seed = trainer.config.train.batch_size, trainer.config.train.seed
+    epoch, index = divmod(trainer.step, trainer.steps_per_epoch)
+    row = epoch_permutation(seed, epoch, len(trainer.data))[index * b]
+    # on the CPU the trainer trains on this very tensor, so the NaN reaches the next minibatch
+    trainer.data.x[row, 3] = float("nan")
 
 
 def test_nan_at_step_k_stops_naming_the_step_and_tensor_and_keeps_the_checkpoint(tmp_path):

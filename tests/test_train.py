@@ -87,20 +87,29 @@ def test_simultaneous_steps_match_a_hand_written_reference(tmp_path):
     assert smallest_g_change > 1e-4, smallest_g_change
 
 
+def record_real_batches(trainer: Trainer) -> list[tuple[int, torch.Tensor]]:
+    """(trainer.step, input) for every call of D on training images, recorded from D's input by a
+    forward pre-hook; D's calls on generated images (no row of theirs is a training row) are left
+    out."""
+    rows = {row.numpy().tobytes() for row in trainer.data.x}
+    seen = []
+
+    def hook(module, args):
+        x = args[0].detach()
+        if all(row.numpy().tobytes() in rows for row in x):
+            seen.append((trainer.step, x.clone()))
+
+    trainer.players.D.register_forward_pre_hook(hook)
+    return seen
+
+
 def test_k_discriminator_steps_per_generator_step(tmp_path):
     config = tiny_config(
         train={"update": "alternating", "k": 3, "epochs": 2, "batch_size": 20},
         optim={"name": "adam", "lr": 1e-3, "lr_decay": 1.0},
     )
     trainer = Trainer(config, tmp_path / "run", progress=False)
-    seen = []
-    original = trainer.next_batch
-
-    def recording(index):
-        seen.append((trainer.epoch, index))
-        return original(index)
-
-    trainer.next_batch = recording
+    seen = record_real_batches(trainer)
     trainer.run()
     spe = trainer.steps_per_epoch
     assert spe == (1200 // 20) // 3
@@ -108,18 +117,36 @@ def test_k_discriminator_steps_per_generator_step(tmp_path):
     assert trainer.players.d_opt.state_dict()["state"][0]["step"] == 3 * 2 * spe
     assert trainer.players.g_opt.state_dict()["state"][0]["step"] == 2 * spe
     # every minibatch of every epoch is used exactly once, in order, k per step
-    assert seen == [(e, i) for e in range(2) for i in range(3 * spe)]
+    assert [step for step, _ in seen] == [step for step in range(2 * spe) for _ in range(3)]
+    n, b = len(trainer.data), 20
+    expected = [
+        trainer.data.x[epoch_permutation(config.train.seed, e, n)[i * b : (i + 1) * b]]
+        for e in range(2)
+        for i in range(3 * spe)
+    ]
+    assert all(torch.equal(x, want) for (_, x), want in zip(seen, expected, strict=True))
 
 
 def test_each_epoch_is_a_fresh_permutation(tmp_path):
     trainer = Trainer(tiny_config(), tmp_path / "run", progress=False)
-    p0 = trainer._perm_epoch, trainer.next_batch(0)[0].clone()
-    trainer.step = trainer.steps_per_epoch
-    assert not torch.equal(p0[1], trainer.next_batch(0)[0])
-    # 24 minibatches of 50 cover the 1,200 training digits exactly once
-    assert sorted(trainer._perm.tolist()) == list(range(1200))
-    rows = torch.cat([trainer.next_batch(i)[0] for i in range(trainer.steps_per_epoch)])
-    assert torch.equal(rows[trainer._perm.argsort()], trainer.x)
+    seed, n = trainer.config.train.seed, len(trainer.data)
+    perms = [epoch_permutation(seed, e, n) for e in range(2)]
+    assert not torch.equal(perms[0], perms[1])
+    assert all(sorted(p.tolist()) == list(range(n)) for p in perms)
+    assert torch.equal(epoch_permutation(seed, 1, n), perms[1])  # a function of (seed, epoch)
+    assert not torch.equal(epoch_permutation(seed + 1, 0, n), perms[0])
+    seen = record_real_batches(trainer)
+    for _ in range(2 * trainer.steps_per_epoch):
+        trainer.train_step()
+    # 24 minibatches of 50 cover the 1,200 training digits exactly once in each epoch, in the
+    # order of that epoch's permutation
+    assert trainer.steps_per_epoch * 50 == n == 1200
+    assert [step for step, _ in seen] == list(range(2 * trainer.steps_per_epoch))
+    for epoch, perm in enumerate(perms):
+        batches = seen[epoch * trainer.steps_per_epoch : (epoch + 1) * trainer.steps_per_epoch]
+        rows = torch.cat([x for _, x in batches])
+        assert torch.equal(rows, trainer.data.x[perm])
+        assert torch.equal(rows[perm.argsort()], trainer.data.x)
 
 
 def test_momentum_and_learning_rate_reach_the_optimiser(tmp_path):
