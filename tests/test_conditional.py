@@ -1,4 +1,7 @@
-"""The class-conditional model p(x | c): the networks, training, sampling, figures and the metric."""
+"""The class-conditional model p(x | c): the networks, training, sampling, figures and the
+metric."""
+
+import re
 
 import pytest
 import torch
@@ -253,5 +256,5 @@ def test_auxiliary_classifier_adds_weighted_cross_entropy_to_both_players(tmp_pa
     loaded = load_discriminator(tmp_path / "run")
     assert torch.equal(loaded.classify.weight, trainer.players.D.classify.weight)
     for kind in ("none", "concat"):  # a concat D's classifier would see the class it is to predict
-        with pytest.raises(Exception, match="needs condition.kind = 'projection'"):
+        with pytest.raises(Exception, match=re.escape("needs condition.kind = 'projection'")):
             tiny_config(condition={"kind": kind, "auxiliary_weight": 1.0})

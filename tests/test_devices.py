@@ -1,5 +1,7 @@
 """Devices and precisions: autocast changes the arithmetic, not the CPU default; clear refusals."""
 
+import re
+
 import pytest
 import torch
 
@@ -32,7 +34,7 @@ def test_autocast_precisions_train_on_cpu(tmp_path, precision):
 
 
 def test_fp16_is_refused_with_penalties():
-    with pytest.raises(cfgmod.ConfigError, match="train.precision = 'bf16'"):
+    with pytest.raises(cfgmod.ConfigError, match=re.escape("train.precision = 'bf16'")):
         tiny_config(train={"precision": "fp16", "objective": "hinge"}, penalty={"r1": 1.0})
 
 

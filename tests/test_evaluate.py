@@ -1,4 +1,5 @@
-"""`advnets evaluate` and `advnets.evaluate.evaluate`: records, protocols, the shipped classifiers."""
+"""`advnets evaluate` and `advnets.evaluate.evaluate`: records, protocols, the shipped
+classifiers."""
 
 import json
 
@@ -14,7 +15,13 @@ from advnets.sample import load_generator
 from advnets.train.loop import train
 from helpers import advnets, tiny_config
 
-SMALL = dict(samples=300, split_rows=400, valid_rows=50, kid_subsets=5, kid_subset_size=100)
+SMALL = {
+    "samples": 300,
+    "split_rows": 400,
+    "valid_rows": 50,
+    "kid_subsets": 5,
+    "kid_subset_size": 100,
+}
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +123,8 @@ def test_shipped_mnist_classifier_is_accurate_and_checked(mnist_root, monkeypatc
 
 
 def test_classifier_metrics_move_the_right_way(mnist_root):
-    """Noise and blur raise FID and lower recall; keeping only five classes shows in the label histogram."""
+    """Noise and blur raise FID and lower recall; keeping only five classes shows in the label
+    histogram."""
     from advnets.metrics.precision_recall import precision_recall
     from advnets.metrics.score import label_total_variation
 
@@ -180,7 +188,7 @@ def test_not_a_run_is_explained(tmp_path):
 def test_inception_metrics_without_the_extra_say_what_to_install(digits_run, mnist_run, mnist_root):
     try:
         import torch_fidelity  # noqa: F401
-    except Exception:
+    except ImportError:
         pass
     else:
         pytest.skip("torch-fidelity is installed here; its weights cannot be fetched offline")

@@ -51,7 +51,7 @@ def trainer_with_checkpoints(tmp_path, **train):
     return trainer
 
 
-def poison_next_batch(trainer: Trainer) -> None:
+def poison_next_minibatch(trainer: Trainer) -> None:
     """A NaN in one image of the next step's minibatch (a corrupt pixel in the data)."""
     b, seed = trainer.config.train.batch_size, trainer.config.train.seed
     epoch, index = divmod(trainer.step, trainer.steps_per_epoch)
@@ -66,7 +66,7 @@ def test_nan_at_step_k_stops_naming_the_step_and_tensor_and_keeps_the_checkpoint
     assert good.name == "step-00000006"
     before = digests(good)
     params = [p.detach().clone() for p in trainer.players.D.parameters()]
-    poison_next_batch(trainer)
+    poison_next_minibatch(trainer)
     with pytest.raises(NonFiniteError) as err:
         trainer.run()
     message = str(err.value)
@@ -79,7 +79,7 @@ def test_nan_at_step_k_stops_naming_the_step_and_tensor_and_keeps_the_checkpoint
 
 def test_nan_with_skip_skips_and_counts_the_update(tmp_path):
     trainer = trainer_with_checkpoints(tmp_path, nonfinite="skip", log_every=1)
-    poison_next_batch(trainer)  # the same image comes back once in each later epoch as well
+    poison_next_minibatch(trainer)  # the same image comes back once in each later epoch as well
     trainer.run()
     total = trainer.total_steps()
     assert trainer.step == total

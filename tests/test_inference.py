@@ -148,7 +148,8 @@ def test_bigan_trains_e_beside_g_with_the_flipped_objective(tmp_path):
     assert all(
         any(p is q for q in trainer.players.g_opt.param_groups[0]["params"]) for p in E.parameters()
     )
-    # G wants D(G(z), z) called real, E wants D(x, E(x)) called generated: non-saturating, both sides
+    # G wants D(G(z), z) called real, E wants D(x, E(x)) called generated: non-saturating, both
+    # sides
     fake_logits, real_logits = torch.tensor([0.3, -1.0]), torch.tensor([2.0, 0.5])
     expected = (
         torch.nn.functional.softplus(-fake_logits).mean()

@@ -119,7 +119,8 @@ def test_nearest_fill_takes_the_hidden_pixels_of_the_nearest_training_image_on_t
     train = torch.tensor([[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0], [1.0, 0.9, 0.5, 0.5]])
     images = torch.tensor([[0.9, 1.0, 0.0, 0.0], [0.1, 0.0, 0.7, 0.7]])
     visible = torch.tensor([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
-    # image 0 sees (0.9, 1.0): nearest is row 1 (distance 0.01) over row 2 (0.02); image 1 sees row 0
+    # image 0 sees (0.9, 1.0): nearest is row 1 (distance 0.01) over row 2 (0.02); image 1 sees
+    # row 0
     expected = torch.tensor([[0.9, 1.0, 0.0, 0.0], [0.1, 0.0, 1.0, 1.0]])
     torch.testing.assert_close(nearest_fill(images, visible, train, block=1), expected)
 

@@ -29,7 +29,8 @@ TINY = [
     "--no-progress",
 ]
 VARIANTS = {
-    # the reference setting: simultaneous updates, SGD with the momentum ramp and lr decay, uniform noise
+    # the reference setting: simultaneous updates, SGD with the momentum ramp and lr decay,
+    # uniform noise
     "simultaneous-sgd": ["--optim.momentum_ramp_epochs", "3", "--optim.lr_decay", "1.01"],
     # Algorithm 1 with k = 2, Adam, Gaussian noise, the minimax objective, a moving average of G
     "alternating-adam": [
@@ -209,7 +210,7 @@ def test_resume_mid_epoch_is_bit_identical(tmp_path, variant):
 
 
 def test_interrupted_run_checkpoints_and_resumes_identically(tmp_path):
-    args = TINY + ["--train.epochs", "40"]
+    args = [*TINY, "--train.epochs", "40"]
     straight, broken = tmp_path / "straight", tmp_path / "broken"
     advnets("train", *args, "--out", straight)
     returncode, err = interrupt_training(args, broken, signal.SIGINT)

@@ -1,5 +1,7 @@
 """Training data of the user's: a folder of images, a NumPy array, CIFAR-10's binary files."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -51,7 +53,7 @@ def test_folder_errors_name_the_file(tmp_path):
         load("images", path=str(tmp_path))
     _png(tmp_path / "ok.png", np.zeros((8, 8), np.uint8), "L")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    with pytest.raises(ValueError, match="broken.png: not a readable image"):
+    with pytest.raises(ValueError, match=re.escape("broken.png: not a readable image")):
         load("images", path=str(tmp_path), image_size=8)
     (tmp_path / "broken.png").unlink()
     _png(tmp_path / "wrong.png", np.zeros((9, 8), np.uint8), "L")
@@ -122,10 +124,10 @@ def test_cifar_binary_format(tmp_path):
         torch.tensor(test_records[:, 1:]).float(),
     )
     (tmp_path / "test_batch.bin").write_bytes(test_records.tobytes()[:-7])
-    with pytest.raises(ValueError, match="test_batch.bin: .* not a whole number of 3073-byte"):
+    with pytest.raises(ValueError, match=r"test_batch\.bin: .* not a whole number of 3073-byte"):
         load("cifar10", "test", path=str(tmp_path))
     (tmp_path / "data_batch_5.bin").unlink()
-    with pytest.raises(ValueError, match="data_batch_5.bin is missing"):
+    with pytest.raises(ValueError, match=re.escape("data_batch_5.bin is missing")):
         load("cifar10", "valid", path=str(tmp_path))
 
 
