@@ -61,7 +61,7 @@ def run_one(root: Path, toy: str, seed: int, sets: dict[str, dict[str, str]], th
             raise SystemExit(
                 f"{run} was trained with another config ({', '.join(differ)} "
                 f"{'differs' if len(differ) == 1 else 'differ'} from the preset "
-                f"{toy} with {' '.join(_flags(sets)) or 'no --set'}): give --runs a new folder"
+                f"{toy} with {' '.join(train_flags(sets)) or 'no --set'}): give --runs a new folder"
             )
         # a finished run resumes to nothing in a few seconds; an interrupted one is finished
         cmd = [sys.executable, "-m", "advnets", "train", "--resume", str(run), "--no-progress"]
@@ -78,7 +78,7 @@ def run_one(root: Path, toy: str, seed: int, sets: dict[str, dict[str, str]], th
             "--out",
             str(run),
             "--no-progress",
-            *_flags(sets),
+            *train_flags(sets),
         ]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
@@ -113,7 +113,7 @@ def run_one(root: Path, toy: str, seed: int, sets: dict[str, dict[str, str]], th
     return out
 
 
-def _flags(sets: dict[str, dict[str, str]]) -> list[str]:
+def train_flags(sets: dict[str, dict[str, str]]) -> list[str]:
     """The --set fields as `advnets train` arguments: [--SECTION.FIELD, VALUE, ...]."""
     return [
         arg
@@ -203,7 +203,7 @@ def main() -> None:
             f"2,500 samples per run, {args.seeds} seeds each (0-{args.seeds - 1}); mean ± sd over "
             "seeds. Both rows "
             "of a toy are the same runs (`advnets train --preset TOY --train.seed "
-            f"S{''.join(' ' + a for a in _flags(sets))}`), "
+            f"S{''.join(' ' + a for a in train_flags(sets))}`), "
             "sampled from the trained G "
             f'and from the average of its weights. Produced by `{command}` (docs/recipes.md, "Mode '
             'coverage").'

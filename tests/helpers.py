@@ -1,8 +1,10 @@
 """Small configurations for fast tests, and the one way tests start the advnets command."""
 
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from advnets import config as cfgmod
 
@@ -30,6 +32,12 @@ def advnets(
     return proc
 
 
+def own_copy(run: Path, tmp_path: Path) -> Path:
+    """A copy of a run folder shared by a module's tests (a module-scoped fixture), for a test that
+    writes into it: what one test writes is then never another test's starting point."""
+    return Path(shutil.copytree(run, tmp_path / run.name))
+
+
 def tiny_config(**sections) -> cfgmod.Config:
     values = {
         "data": {"source": "digits"},
@@ -52,10 +60,12 @@ def interrupt_training(args: list[str], run, sig: int, rows: int = 3) -> tuple[i
         text=True,
     )
     metrics = run / "metrics.jsonl"
-    deadline = time.time() + 60
-    while time.time() < deadline and not (
-        metrics.is_file() and metrics.read_text().count("\n") >= rows
-    ):
+    deadline = time.time() + 120  # generous: the machine may be busy with other tests
+    while not (metrics.is_file() and metrics.read_text().count("\n") >= rows):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"the run never logged {rows} rows to signal it:\n{err}")
         time.sleep(0.02)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

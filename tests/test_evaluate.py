@@ -13,7 +13,7 @@ from advnets.metrics.fid import fid
 from advnets.metrics.parzen import parzen_protocol
 from advnets.sample import load_generator
 from advnets.train.loop import train
-from helpers import advnets, tiny_config
+from helpers import advnets, own_copy, tiny_config
 
 SMALL = {
     "samples": 300,
@@ -43,7 +43,8 @@ def digits_run(tmp_path_factory):
     )
 
 
-def test_cli_prints_a_table_and_records_every_metric(mnist_run, mnist_root):
+def test_cli_prints_a_table_and_records_every_metric(mnist_run, mnist_root, tmp_path):
+    mnist_run = own_copy(mnist_run, tmp_path)
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items()]
     proc = advnets(
         "evaluate", mnist_run, "--metric", "all", "--data-dir", mnist_root, "--no-progress", *flags
@@ -88,6 +89,7 @@ def test_parzen_is_the_protocol_on_the_runs_samples(mnist_run, mnist_root):
 
 
 def test_later_metrics_of_the_same_protocol_are_merged(mnist_run, mnist_root, tmp_path):
+    mnist_run = own_copy(mnist_run, tmp_path)
     protocol = Protocol(
         samples=100, split_rows=100, valid_rows=20, kid_subsets=2, kid_subset_size=50
     )
@@ -161,7 +163,8 @@ def test_bad_requests_are_explained(digits_run, args, code, message):
     assert not (digits_run / "evaluation.json").exists()
 
 
-def test_parzen_works_on_any_data_and_custom_sigmas(digits_run):
+def test_parzen_works_on_any_data_and_custom_sigmas(digits_run, tmp_path):
+    digits_run = own_copy(digits_run, tmp_path)
     advnets(
         "evaluate",
         digits_run,
@@ -225,7 +228,8 @@ def test_shipped_fashion_classifier_is_accurate():
     assert (probs.argmax(1) == test.y).double().mean() >= 0.91
 
 
-def test_truncation_feeds_G_the_shrunk_noise_and_is_filed_apart(digits_run):
+def test_truncation_feeds_G_the_shrunk_noise_and_is_filed_apart(digits_run, tmp_path):
+    digits_run = own_copy(digits_run, tmp_path)
     from advnets.nn.prior import sample_noise
 
     trained = load_generator(digits_run)
@@ -251,7 +255,6 @@ def test_truncation_feeds_G_the_shrunk_noise_and_is_filed_apart(digits_run):
         book[key]["protocol"]["truncation"] == 0.5
         and book[key.split(":")[0]]["protocol"]["truncation"] == 1.0
     )
-    (digits_run / "evaluation.json").unlink()
 
 
 @pytest.mark.parametrize(

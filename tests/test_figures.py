@@ -7,7 +7,7 @@ from PIL import Image
 from advnets.figures.interpolate import interpolation_noise
 from advnets.figures.neighbours import nearest_neighbours, neighbour_grid
 from advnets.train.loop import train
-from helpers import advnets, tiny_config
+from helpers import advnets, own_copy, tiny_config
 
 
 def test_nearest_neighbours_match_brute_force():
@@ -58,7 +58,9 @@ def test_image_figures_from_a_run(digits_run, tmp_path, name, size):
     assert Image.open(out).size == size  # 8 columns x 6 rows of 8x8 digits, scaled 3x, with padding
 
 
-def test_curves_figure_and_default_location(digits_run):
+def test_curves_figure_and_default_location(digits_run, tmp_path):
+    digits_run = own_copy(digits_run, tmp_path)
+    assert not (digits_run / "figures").exists()
     advnets("figure", "curves", digits_run)
     assert (digits_run / "figures" / "curves.png").is_file()
 
