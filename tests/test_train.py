@@ -75,6 +75,7 @@ def test_simultaneous_steps_match_a_hand_written_reference(tmp_path):
     ):
         change, ref_change = p.detach() - p0, ref.detach() - p0
         scale = float(ref_change.abs().max())
+        assert float(change.abs().max()) > 0, f"{name} did not move"
         if name.startswith("G."):
             smallest_g_change = min(smallest_g_change, scale)
         torch.testing.assert_close(
