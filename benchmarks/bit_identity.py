@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def export_source(rev: str, dest: Path) -> Path:
-    """The package source of commit `rev`, unpacked into `dest`; returns the folder to put on PYTHONPATH."""
+    """The package source of commit `rev`, unpacked into `dest`; returns the folder to put on
+    PYTHONPATH."""
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", rev, "src"], check=True, capture_output=True
     ).stdout
@@ -70,7 +71,11 @@ def check_imports_from(src: Path) -> None:
 def advnets(src: Path, *args: str) -> None:
     env = environment(src)
     done = subprocess.run(
-        [sys.executable, "-m", "advnets", *args], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "advnets", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,  # the status is checked below, with the command's stderr in the error
     )
     if done.returncode:
         raise RuntimeError(
@@ -170,19 +175,22 @@ def main() -> int:
     for src in (before_src, after_src):
         check_imports_from(src)
     head = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,  # outside a git checkout: an empty name
     ).stdout.strip()
     lines = [
         f"# Bit identity: commit {args.before} against {head}",
         "",
-        f"`python benchmarks/bit_identity.py --before {args.before} --steps {args.steps}`, one torch thread "
-        "per process. Each run trains "
-        f"{args.steps} steps with a checkpoint at step {args.steps // 2}; *resumed* is the old code's "
-        f"step-{args.steps // 2} checkpoint continued by the new code. Tensors: every tensor of the final "
-        "checkpoint (weights, optimiser state, random states, log sums); samples: `advnets sample RUN -n 64 "
-        "--seed 0`.",
+        f"`python benchmarks/bit_identity.py --before {args.before} --steps {args.steps}`, one "
+        f"torch thread per process. Each run trains {args.steps} steps with a checkpoint at step "
+        f"{args.steps // 2}; *resumed* is the old code's step-{args.steps // 2} checkpoint "
+        "continued by the new code. Tensors: every tensor of the final checkpoint (weights, "
+        "optimiser state, random states, log sums); samples: `advnets sample RUN -n 64 --seed 0`.",
         "",
-        "| preset | tensors | straight: differing | resumed: differing | samples (straight, resumed) |",
+        "| preset | tensors | straight: differing | resumed: differing | samples (straight, "
+        "resumed) |",
         "|---|---|---|---|---|",
     ]
     failures = 0
@@ -208,7 +216,8 @@ def main() -> int:
         ok = not straight and not again and all(same)
         failures += not ok
         lines.append(
-            f"| {preset} | {len(ref)} | {', '.join(straight) or 'none'} | {', '.join(again) or 'none'} | "
+            f"| {preset} | {len(ref)} | {', '.join(straight) or 'none'} | "
+            f"{', '.join(again) or 'none'} | "
             f"{'equal' if same[0] else 'DIFFERENT'}, {'equal' if same[1] else 'DIFFERENT'} |"
         )
         print(lines[-1], f"({time.perf_counter() - t0:.0f} s)", flush=True)

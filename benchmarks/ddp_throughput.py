@@ -95,7 +95,8 @@ def main() -> None:
             )
             rows.append((rep, one, many, many / one))
             print(
-                f"rep {rep}: 1 process {one:.0f} images/s, {args.nproc} processes {many:.0f} images/s"
+                f"rep {rep}: 1 process {one:.0f} images/s, {args.nproc} processes {many:.0f} "
+                "images/s"
             )
             shutil.rmtree(Path(tmp) / f"one-{rep}")
             shutil.rmtree(Path(tmp) / f"many-{rep}")
@@ -104,8 +105,8 @@ def main() -> None:
         f"# Training throughput: 1 process vs {args.nproc} under torchrun (DDP, gloo), mnist-paper",
         "",
         f"Command: `python benchmarks/ddp_throughput.py --steps {args.steps} --reps {args.reps}`  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {args.threads} torch threads in all, "
-        f"torch {torch.__version__}, Python {platform.python_version()}  ",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {args.threads} torch threads in "
+        f"all, torch {torch.__version__}, Python {platform.python_version()}  ",
         f"Date: {time.strftime('%Y-%m-%d')}",
         "",
         f"| rep | 1 process ({args.threads} threads), images/s | {args.nproc} processes "
@@ -113,11 +114,11 @@ def main() -> None:
         "|---|---|---|---|",
         *[f"| {rep} | {one:.0f} | {many:.0f} | {r:.3f} |" for rep, one, many, r in rows],
         "",
-        f"**Median ratio: {ratio:.3f}.** Both train the same global batch of 100 per step on the same cores; "
-        f"the {args.nproc} processes also exchange every gradient of G and D (DDP's all-reduce) and agree "
-        "each update on whether it is finite and each step on whether to stop. "
-        f"With {os.cpu_count()} cores this shows the cost of that exchange, not a speed-up: more processes "
-        "pay off with more cores or machines than one process can use.",
+        f"**Median ratio: {ratio:.3f}.** Both train the same global batch of 100 per step on the "
+        f"same cores; the {args.nproc} processes also exchange every gradient of G and D (DDP's "
+        "all-reduce) and agree each update on whether it is finite and each step on whether to "
+        f"stop. With {os.cpu_count()} cores this shows the cost of that exchange, not a speed-up: "
+        "more processes pay off with more cores or machines than one process can use.",
     ]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

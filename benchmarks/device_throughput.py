@@ -85,16 +85,18 @@ def main() -> None:
     lines = [
         "# Training throughput of mnist-paper: a CUDA device against the CPU",
         "",
-        f"Command: `python benchmarks/device_throughput.py --epochs {args.epochs} --cpu-steps {args.cpu_steps}`  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
-        f"{name}, torch {torch.__version__}  ",
+        f"Command: `python benchmarks/device_throughput.py --epochs {args.epochs} --cpu-steps "
+        f"{args.cpu_steps}`  ",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch "
+        f"threads, {name}, torch {torch.__version__}  ",
         f"Date: {time.strftime('%Y-%m-%d')}",
         "",
         "| device | precision | steps | images/s | × CPU | wall s | final D loss | final G loss |",
         "|---|---|---|---|---|---|---|---|",
         *[
             f"| {r['device']} | {r['precision']} | {r['steps']} | {r['images_per_s']} | "
-            f"{r['images_per_s'] / base:.2f} | {r['wall_s']} | {r['final_d_loss']:.3f} | {r['final_g_loss']:.3f} |"
+            f"{r['images_per_s'] / base:.2f} | {r['wall_s']} | {r['final_d_loss']:.3f} | "
+            f"{r['final_g_loss']:.3f} |"
             for r in results
         ],
     ]

@@ -6,8 +6,8 @@ is the nearest mode of a high-quality sample; 10 seeds.
 Each (toy, seed) is one run, `advnets train --preset TOY --train.seed SEED`, measured twice with
 `advnets evaluate --metric modes`: the trained G itself (`--last-iterate`: the paper's objective
 and Algorithm 1, with grid-2d's R1 penalty on D) and the average of G's weights the preset samples
-from (average.half_life). The average changes nothing in training, so the two rows differ only in the
-model that is sampled. Finished runs are reused, so the script can be stopped and started again;
+from (average.half_life). The average changes nothing in training, so the two rows differ only in
+the model that is sampled. Finished runs are reused, so the script can be stopped and started again;
 a run folder whose config is not the one asked for is refused, naming the fields that differ.
 `--set FIELD=VALUE` changes the presets (for instance `--set penalty.r1=0` for the paper's GAN
 without the grid preset's penalty). Writes benchmarks/results/OUT_NAME.md and .json:
@@ -61,7 +61,7 @@ def run_one(root: Path, toy: str, seed: int, sets: dict[str, dict[str, str]], th
             raise SystemExit(
                 f"{run} was trained with another config ({', '.join(differ)} "
                 f"{'differs' if len(differ) == 1 else 'differ'} from the preset "
-                f"{toy} with {' '.join(_flags(sets)) or 'no --set'}): give --runs a new folder"
+                f"{toy} with {' '.join(train_flags(sets)) or 'no --set'}): give --runs a new folder"
             )
         # a finished run resumes to nothing in a few seconds; an interrupted one is finished
         cmd = [sys.executable, "-m", "advnets", "train", "--resume", str(run), "--no-progress"]
@@ -78,7 +78,7 @@ def run_one(root: Path, toy: str, seed: int, sets: dict[str, dict[str, str]], th
             "--out",
             str(run),
             "--no-progress",
-            *_flags(sets),
+            *train_flags(sets),
         ]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
@@ -113,7 +113,7 @@ def run_one(root: Path, toy: str, seed: int, sets: dict[str, dict[str, str]], th
     return out
 
 
-def _flags(sets: dict[str, dict[str, str]]) -> list[str]:
+def train_flags(sets: dict[str, dict[str, str]]) -> list[str]:
     """The --set fields as `advnets train` arguments: [--SECTION.FIELD, VALUE, ...]."""
     return [
         arg
@@ -200,10 +200,13 @@ def main() -> None:
         "# Mode coverage on the 2-D toys (PacGAN protocol)",
         "",
         (
-            f"2,500 samples per run, {args.seeds} seeds each (0-{args.seeds - 1}); mean ± sd over seeds. Both rows "
-            f"of a toy are the same runs (`advnets train --preset TOY --train.seed S{''.join(' ' + a for a in _flags(sets))}`), "
+            f"2,500 samples per run, {args.seeds} seeds each (0-{args.seeds - 1}); mean ± sd over "
+            "seeds. Both rows "
+            "of a toy are the same runs (`advnets train --preset TOY --train.seed "
+            f"S{''.join(' ' + a for a in train_flags(sets))}`), "
             "sampled from the trained G "
-            f'and from the average of its weights. Produced by `{command}` (docs/recipes.md, "Mode coverage").'
+            f'and from the average of its weights. Produced by `{command}` (docs/recipes.md, "Mode '
+            'coverage").'
         ),
         "",
         "| toy | model | modes covered | seeds with every mode | high-quality samples | lowest |",
@@ -215,7 +218,8 @@ def main() -> None:
             hq, hq_sd = summarise([100 * v for v in t["high_quality"]])
             full = sum(v == t["of"] for v in t["modes"])
             lines.append(
-                f"| {toy} | {name} | {m:.1f} ± {m_sd:.1f} / {t['of']} | {full} of {len(t['modes'])} | "
+                f"| {toy} | {name} | {m:.1f} ± {m_sd:.1f} / {t['of']} | {full} of "
+                f"{len(t['modes'])} | "
                 f"{hq:.1f} ± {hq_sd:.1f}% | {100 * min(t['high_quality']):.1f}% |"
             )
     lines += [

@@ -155,15 +155,20 @@ def main() -> None:
             print(rows[-1], flush=True)
     base = next(r for r in rows if r["method"] == "advnets")
     lines = [
-        "# Parzen protocol speed: advnets vs scikit-learn ball_tree vs the reference formula in NumPy",
+        "# Parzen protocol speed: advnets vs scikit-learn ball_tree vs the reference formula in "
+        "NumPy",
         "",
         (
-            f"Command: `python benchmarks/parzen_speed.py` ({time.strftime('%Y-%m-%d')}, {platform.machine()}, "
-            f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads)."
+            f"Command: `python benchmarks/parzen_speed.py` ({time.strftime('%Y-%m-%d')}, "
+            f"{platform.machine()}, "
+            f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} "
+            "threads)."
         ),
         "",
-        "The full protocol: 10,000 centres (MNIST train 0-9,999), 10 sigmas on 1,000 validation rows,",
-        "10,000 test rows, 784-D. Each method runs in its own process; peak = max resident set size,",
+        "The full protocol: 10,000 centres (MNIST train 0-9,999), 10 sigmas on 1,000 validation "
+        "rows,",
+        "10,000 test rows, 784-D. Each method runs in its own process; peak = max resident set "
+        "size,",
         "growth = peak minus the resident size once imports and inputs were loaded.",
         "",
         "| method | seconds | × advnets time | test mean ± s.e. | sigma | peak MB | growth MB |",

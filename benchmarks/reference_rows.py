@@ -1,4 +1,5 @@
-"""The data's own scores: training images in place of samples, every metric, MNIST and Fashion-MNIST.
+"""The data's own scores: training images in place of samples, every metric, MNIST and
+Fashion-MNIST.
 
     python benchmarks/reference_rows.py      # writes benchmarks/results/reference_rows.md (+ .json)
 
@@ -35,7 +36,8 @@ def main() -> None:
         m = result.metrics
         records[source] = result.to_dict()
         rows.append(
-            f"| {source} | {m['parzen']['mean']:.1f} ± {m['parzen']['stderr']:.1f} (σ {m['parzen']['sigma']:.3f}) "
+            f"| {source} | {m['parzen']['mean']:.1f} ± {m['parzen']['stderr']:.1f} (σ "
+            f"{m['parzen']['sigma']:.3f}) "
             f"| {m['fid']['value']:.3f} | {m['kid']['value']:.4f} ± {m['kid']['std']:.4f} "
             f"| {m['pr']['precision']:.4f} | {m['pr']['recall']:.4f} "
             f"| {m['score']['value']:.3f} ± {m['score']['std']:.3f} | {m['labels']['value']:.4f} "
@@ -44,11 +46,15 @@ def main() -> None:
     lines = [
         "# Reference rows: the training data scored as if it were samples",
         "",
-        f"Command: `python benchmarks/reference_rows.py` ({time.strftime('%Y-%m-%d')}, torch {torch.__version__}).",
-        "Training images 0-9,999 against the 10,000 test images; classifier metrics on the shipped classifier",
-        "of each data set (its test accuracy in the last column); KID and score: mean ± std over subsets/splits.",
+        f"Command: `python benchmarks/reference_rows.py` ({time.strftime('%Y-%m-%d')}, torch "
+        f"{torch.__version__}).",
+        "Training images 0-9,999 against the 10,000 test images; classifier metrics on the "
+        "shipped classifier",
+        "of each data set (its test accuracy in the last column); KID and score: mean ± std over "
+        "subsets/splits.",
         "",
-        "| data | Parzen log-likelihood | FID | KID | precision | recall | classifier score | label TV | classifier acc. |",
+        "| data | Parzen log-likelihood | FID | KID | precision | recall | classifier score | "
+        "label TV | classifier acc. |",
         "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",

@@ -273,6 +273,11 @@ def main() -> None:
     results = Path(args.results)
     (results / "reliability.json").write_text(json.dumps(report, indent=1) + "\n")
     kills = report["by_moment"]
+    identical = (
+        "yes"
+        if report["identical_to_uninterrupted"]
+        else "NO: " + ", ".join(report["final_differences"])
+    )
     lines = [
         "# Reliability: fault injection",
         "",
@@ -283,20 +288,22 @@ def main() -> None:
         "",
         "## SIGKILL at random moments, resuming after each",
         "",
-        "A run of about 1,000 steps (digits, a checkpoint every 5 steps, keep the last 2, an average of G) "
-        "is killed with SIGKILL, resumed, killed again, until the count is reached, then resumed to its end "
-        "and compared with the same run trained without interruption.",
+        "A run of about 1,000 steps (digits, a checkpoint every 5 steps, keep the last 2, an "
+        "average of G) is killed with SIGKILL, resumed, killed again, until the count is reached, "
+        "then resumed to its end and compared with the same run trained without interruption.",
         "",
         "| moment of the kill | kills |",
         "|---|---|",
         *[f"| {moment} | {count} |" for moment, count in kills.items()],
-        f"| all (of which inside a checkpoint write) | {report['kills']} ({report['during_checkpoint_write']}) |",
+        f"| all (of which inside a checkpoint write) | {report['kills']} "
+        f"({report['during_checkpoint_write']}) |",
         "",
-        f"- After every kill, the run folder was absent or complete and its newest complete checkpoint loaded: "
-        f"**{report['passes']} of {report['kills']}**.",
-        f"- Launches: {report['launches']} (a launch whose run ended before its kill starts the run again).",
-        f"- The resumed run's final weights, optimiser and random states and log equal the uninterrupted "
-        f"run's bit for bit: **{'yes' if report['identical_to_uninterrupted'] else 'NO: ' + ', '.join(report['final_differences'])}**.",
+        "- After every kill, the run folder was absent or complete and its newest complete "
+        f"checkpoint loaded: **{report['passes']} of {report['kills']}**.",
+        f"- Launches: {report['launches']} (a launch whose run ended before its kill starts the "
+        "run again).",
+        "- The resumed run's final weights, optimiser and random states and log equal the "
+        f"uninterrupted run's bit for bit: **{identical}**.",
         *[f"- Problem: {p}" for p in report["problems"]],
         "",
         "## The other faults (tests/test_faults.py)",

@@ -2,7 +2,8 @@
 writes benchmarks/results/section7.md and section7.json. It reads the files those commands
 write in the run folders (each command is in docs/recipes.md):
 
-    python benchmarks/section7.py --conditional RUN ... --encoder RUN ... --semi RUN ... --inpaint RUN ...
+    python benchmarks/section7.py --conditional RUN ... --encoder RUN ... --semi RUN ... \\
+        --inpaint RUN ...
 
 - conditional: `advnets evaluate RUN --metric classes,fid,pr` (RUN/evaluation.json): the shipped
   MNIST classifier's agreement with the asked-for class, per-class classifier-FID, and FID and
@@ -92,15 +93,18 @@ def write(results: dict, name: str) -> None:
     ]
     if results.get("conditional"):
         lines += [
-            "## Conditional generation p(x | c): the shipped MNIST classifier on 1,000 samples per class",
+            "## Conditional generation p(x | c): the shipped MNIST classifier on 1,000 samples "
+            "per class",
             "",
-            "| run | agreement | lowest class | mean per-class FID | FID (c ~ p(c)) | precision | recall |",
+            "| run | agreement | lowest class | mean per-class FID | FID (c ~ p(c)) | precision | "
+            "recall |",
             "|---|---|---|---|---|---|---|",
         ]
         for r in results["conditional"]:
             lines.append(
                 f"| {r['run']} | {pct(r['agreement'])} | {pct(r['lowest_class_agreement'])} | "
-                f"{r['class_fid_mean']:.1f} | {r['fid']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} |"
+                f"{r['class_fid_mean']:.1f} | {r['fid']:.1f} | {r['precision']:.3f} | "
+                f"{r['recall']:.3f} |"
             )
         per_class = "; ".join(
             f"{r['run']}: " + ", ".join(f"{f:.1f}" for f in r["per_class_fid"])
@@ -111,12 +115,14 @@ def write(results: dict, name: str) -> None:
         lines += [
             "## Learned approximate inference E(x) -> z",
             "",
-            "| run | E trained | R² of z from G(z) | 1-NN accuracy of E(x), euclidean | cosine | pixels |",
+            "| run | E trained | R² of z from G(z) | 1-NN accuracy of E(x), euclidean | cosine | "
+            "pixels |",
             "|---|---|---|---|---|---|",
         ]
         for r in results["encoder"]:
             lines.append(
-                f"| {r['run']} | {r['trained']} | {r['r2_generated']:.3f} | {pct(r['nn1_accuracy_euclidean'])} | "
+                f"| {r['run']} | {r['trained']} | {r['r2_generated']:.3f} | "
+                f"{pct(r['nn1_accuracy_euclidean'])} | "
                 f"{pct(r['nn1_accuracy_cosine'])} | {pct(r['nn1_accuracy_pixels_euclidean'])} |"
             )
         lines += [""]
@@ -125,14 +131,16 @@ def write(results: dict, name: str) -> None:
             "## Semi-supervised classification of the MNIST test set",
             "",
             (
-                "| run | labelled | label seed | D scored | semi-supervised D | the trained D | logistic regression "
+                "| run | labelled | label seed | D scored | semi-supervised D | the trained D | "
+                "logistic regression "
                 "on D features | supervised only |"
             ),
             "|---|---|---|---|---|---|---|---|",
         ]
         for r in results["semi"]:
             lines.append(
-                f"| {r['run']} | {r['labelled']} | {r['label_seed']} | {r.get('discriminator', 'trained')} | "
+                f"| {r['run']} | {r['labelled']} | {r['label_seed']} | "
+                f"{r.get('discriminator', 'trained')} | "
                 f"{pct(r.get('discriminator_error'))} | "
                 f"{pct(r.get('trained_discriminator_error', r.get('discriminator_error')))} | "
                 f"{pct(r['features_error'])} | {pct(r.get('supervised_error'))} |"
@@ -148,15 +156,18 @@ def write(results: dict, name: str) -> None:
             "## Completing hidden pixels by searching z",
             "",
             (
-                "| run | hidden | images | accuracy whole | as seen | completed by G | from the nearest training "
+                "| run | hidden | images | accuracy whole | as seen | completed by G | from the "
+                "nearest training "
                 "image | hidden-pixel MSE (mean fill) |"
             ),
             "|---|---|---|---|---|---|---|---|",
         ]
         for r in results["inpaint"]:
             lines.append(
-                f"| {r['run']} | {r['mask_meaning']} | {r['images']} | {pct(r.get('accuracy_whole'))} | "
-                f"{pct(r.get('accuracy_seen'))} | {pct(r.get('accuracy_completed'))} | {pct(r.get('accuracy_nearest_fill'))} | "
+                f"| {r['run']} | {r['mask_meaning']} | {r['images']} | "
+                f"{pct(r.get('accuracy_whole'))} | "
+                f"{pct(r.get('accuracy_seen'))} | {pct(r.get('accuracy_completed'))} | "
+                f"{pct(r.get('accuracy_nearest_fill'))} | "
                 f"{r['hidden_mse']:.4f} ({r['hidden_mse_mean_fill']:.4f}) |"
             )
         lines += [""]

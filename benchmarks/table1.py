@@ -1,8 +1,10 @@
-"""Table 1 of the paper, our rows: each preset trained to its default length, scored on the test set.
+"""Table 1 of the paper, our rows: each preset trained to its default length, scored on the test
+set.
 
-    python benchmarks/table1.py --preset mnist-paper --preset mnist-fast --seed 0 --seed 1 --seed 2 \\
-        --runs runs/time_to_quality --jobs 2 --threads 1
-    python benchmarks/table1.py --preset fashion-mnist-paper --seed 0 --runs runs/table1 --out-name table1_fashion
+    python benchmarks/table1.py --preset mnist-paper --preset mnist-fast \\
+        --seed 0 --seed 1 --seed 2 --runs runs/time_to_quality --jobs 2 --threads 1
+    python benchmarks/table1.py --preset fashion-mnist-paper --seed 0 --runs runs/table1 \\
+        --out-name table1_fashion
 
 Each (preset, seed) run lives in RUNS/PRESET-sSEED. A run that exists (for instance one that
 benchmarks/time_to_quality.py stopped when it first reached 225) is resumed up to the preset's
@@ -10,8 +12,8 @@ default `train.epochs`; training is deterministic, so the result is the one a fr
 `advnets train --preset PRESET --train.seed SEED` gives. A missing run is trained from scratch.
 Then the final checkpoint is scored with the paper's protocol (Parzen, 10,000 samples, sigma on
 validation images 0-999, all 10,000 test images) and the classifier metrics (FID, precision and
-recall, KID, classifier score, label histogram), from the model the preset samples (the moving average
-of G where the preset keeps one) and from the last iterate. Output:
+recall, KID, classifier score, label histogram), from the model the preset samples (the moving
+average of G where the preset keeps one) and from the last iterate. Output:
 benchmarks/results/OUT_NAME.md and .json.
 """
 
@@ -93,7 +95,8 @@ def check_reused(run: Path, cfg: cfgmod.Config, seed: int) -> None:
     if differ:
         raise SystemExit(
             f"{run} was trained with another config than its preset ({', '.join(differ)} "
-            f"{'differs' if len(differ) == 1 else 'differ'}): move it away or give --runs a new folder"
+            f"{'differs' if len(differ) == 1 else 'differ'}): move it away or give --runs a new "
+            "folder"
         )
 
 
@@ -139,12 +142,14 @@ def main() -> None:
         f"# Table 1, our rows ({time.strftime('%Y-%m-%d')}, torch {torch.__version__})",
         "",
         (
-            f"Command: `{command}`. Test set, the paper's Parzen protocol; classifier metrics against the "
+            f"Command: `{command}`. Test set, the paper's Parzen protocol; classifier metrics "
+            "against the "
             "10,000 test images (advnets' shipped classifier of the data set)."
         ),
         "",
         (
-            "| preset | seed | epochs | Parzen (test) | sigma | FID | KID | precision | recall | score "
+            "| preset | seed | epochs | Parzen (test) | sigma | FID | KID | precision | recall | "
+            "score "
             "| label TV | last iterate: Parzen | last iterate: FID |"
         ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -152,12 +157,14 @@ def main() -> None:
     for r in rows:
         m, li = r["model"], r.get("last_iterate")
         lines.append(
-            f"| {r['preset']} | {r['seed']} | {r['epochs']} | {m['parzen']['mean']:.1f} ± {m['parzen']['stderr']:.1f} "
+            f"| {r['preset']} | {r['seed']} | {r['epochs']} | {m['parzen']['mean']:.1f} ± "
+            f"{m['parzen']['stderr']:.1f} "
             f"| {m['parzen']['sigma']:.3f} | {m['fid']['value']:.1f} | {m['kid']['value']:.3f} "
             f"| {m['pr']['precision']:.3f} "
             f"| {m['pr']['recall']:.3f} | {m['score']['value']:.2f} | {m['labels']['value']:.3f} "
             + (
-                f"| {li['parzen']['mean']:.1f} ± {li['parzen']['stderr']:.1f} | {li['fid']['value']:.1f} |"
+                f"| {li['parzen']['mean']:.1f} ± {li['parzen']['stderr']:.1f} | "
+                f"{li['fid']['value']:.1f} |"
                 if li
                 else "| | |"
             )

@@ -1,7 +1,7 @@
 """Wall time until a preset's samples first reach a Parzen log-likelihood target (Table 1's 225).
 
-    python benchmarks/time_to_quality.py --preset mnist-paper --preset mnist-fast --seed 0 --seed 1 --seed 2 \
-        --jobs 2 --threads 1 --data-dir DATA
+    python benchmarks/time_to_quality.py --preset mnist-paper --preset mnist-fast \\
+        --seed 0 --seed 1 --seed 2 --jobs 2 --threads 1 --data-dir DATA
 
 Each preset trains in chunks of `--eval-every` epochs (a run started, then resumed chunk by chunk,
 so the timed wall time includes start-up, sample grids and checkpoints, as a user sees it). After
@@ -117,7 +117,9 @@ def main() -> None:
         "--preset",
         action="append",
         required=True,
-        help="a preset, or PRESET:EPOCHS to evaluate it every EPOCHS epochs instead of --eval-every",
+        help=(
+            "a preset, or PRESET:EPOCHS to evaluate it every EPOCHS epochs instead of --eval-every"
+        ),
     )
     parser.add_argument("--seed", type=int, action="append", default=None)
     parser.add_argument("--target", type=float, default=225.0)
@@ -157,28 +159,35 @@ def main() -> None:
         f"# Time to a Parzen log-likelihood of {args.target:g} (validation protocol)",
         "",
         (
-            f"Command: `python benchmarks/time_to_quality.py {' '.join('--preset ' + p for p in args.preset)} "
-            f"{' '.join(f'--seed {s}' for s in (args.seed or [0]))} --jobs {args.jobs} --threads {args.threads}` "
-            f"({time.strftime('%Y-%m-%d')}, torch {torch.__version__}, {os.cpu_count()} cores: {args.jobs} run(s) at once, "
+            "Command: `python benchmarks/time_to_quality.py "
+            f"{' '.join('--preset ' + p for p in args.preset)} "
+            f"{' '.join(f'--seed {s}' for s in (args.seed or [0]))} --jobs {args.jobs} --threads "
+            f"{args.threads}` "
+            f"({time.strftime('%Y-%m-%d')}, torch {torch.__version__}, {os.cpu_count()} cores: "
+            f"{args.jobs} run(s) at once, "
             f"{args.threads} thread(s) each); "
-            f"evaluated every {', '.join(f'{e} epochs ({p})' for p, e in presets)}, at most {args.max_epochs} epochs."
+            f"evaluated every {', '.join(f'{e} epochs ({p})' for p, e in presets)}, at most "
+            f"{args.max_epochs} epochs."
         ),
         "",
-        "| preset | seed | reached at epoch | training wall time | validation Parzen | test Parzen (paper protocol) |",
+        "| preset | seed | reached at epoch | training wall time | validation Parzen | test "
+        "Parzen (paper protocol) |",
         "|---|---|---|---|---|---|",
     ]
     for s in states:
         r = s["reached"]
         if r:
             lines.append(
-                f"| {s['preset']} | {s['seed']} | {r['epoch']} | {r['train_seconds'] / 60:.1f} min | "
+                f"| {s['preset']} | {s['seed']} | {r['epoch']} | {r['train_seconds'] / 60:.1f} min "
+                "| "
                 f"{r['valid_parzen']:.1f} | {r['test_parzen']:.1f} ± {r['test_stderr']:.1f} |"
             )
         else:
             best = max(s["points"], key=lambda p: p["valid_parzen"])
             lines.append(
                 f"| {s['preset']} | {s['seed']} | not within {s['points'][-1]['epoch']} epochs | "
-                f"{s['train_seconds'] / 60:.1f} min | best {best['valid_parzen']:.1f} (epoch {best['epoch']}) | |"
+                f"{s['train_seconds'] / 60:.1f} min | best {best['valid_parzen']:.1f} (epoch "
+                f"{best['epoch']}) | |"
             )
     base = None
     lines += [

@@ -21,7 +21,8 @@ One repetition is `--steps` steps of each, alternating, in one process; the resu
 over repetitions of advnets' images/s divided by the hand-written loop's.
 
     python benchmarks/train_throughput.py --data-dir ../shared/data --reps 5
-    python benchmarks/train_throughput.py --data-dir ../shared/data --reps 5 --preset mnist-dcgan --steps 300
+    python benchmarks/train_throughput.py --data-dir ../shared/data --reps 5 \\
+        --preset mnist-dcgan --steps 300
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ def hand_written_epoch(train_x: torch.Tensor, steps: int, seed: int) -> float:
 
 
 def hand_dcgan(train_x: torch.Tensor):
-    """mnist-dcgan's G and D in plain PyTorch: batch norm in G, and in D after its second convolution."""
+    """mnist-dcgan's G and D in plain PyTorch: batch norm in G, and in D after its second
+    convolution."""
     G = nn.Sequential(
         nn.Linear(100, 128 * 7 * 7, bias=False),
         nn.Unflatten(1, (128, 7, 7)),
@@ -222,7 +224,8 @@ def breakdown(
         for (owner, name, _), original in zip(parts, originals):
             setattr(owner, name, original)
     lines = [
-        f"Where the time of one {steps}-step advnets run goes (`--breakdown`): {total:.2f} s in all; "
+        f"Where the time of one {steps}-step advnets run goes (`--breakdown`): {total:.2f} s in "
+        "all; "
         + "; ".join(f"{label} {spent.get(label, 0.0):.2f} s" for _, _, label in parts)
         + ".",
         "",
@@ -237,7 +240,8 @@ def breakdown(
         steps_only = steps * config.train.batch_size / (time.perf_counter() - start)
         ratios.append(steps_only / hand_written(train.x, steps, rep))
     lines += [
-        f"The training steps alone (`Trainer.train_step`, no sample grid, checkpoint, log or plot) against the "
+        "The training steps alone (`Trainer.train_step`, no sample grid, checkpoint, log or plot) "
+        "against the "
         f"hand-written loop, {reps} alternating repetitions: ratios "
         + ", ".join(f"{r:.3f}" for r in ratios)
         + f" (median {statistics.median(ratios):.3f}).",
@@ -289,7 +293,8 @@ def main() -> None:
             h = hand_written(train.x, args.steps, rep)
             rows.append((a, h, a / h))
             print(
-                f"rep {rep}: advnets {a:.0f} images/s, hand-written {h:.0f} images/s, ratio {a / h:.3f}",
+                f"rep {rep}: advnets {a:.0f} images/s, hand-written {h:.0f} images/s, ratio "
+                f"{a / h:.3f}",
                 flush=True,
             )
         extra = (
@@ -305,18 +310,20 @@ def main() -> None:
         f"Command: `python benchmarks/train_throughput.py --reps {args.reps} --steps {args.steps}"
         f"{'' if args.preset == 'mnist-paper' else ' --preset ' + args.preset}"
         f"{' --breakdown' if args.breakdown else ''}`  ",
-        f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-        f"Python {platform.python_version()}  ",
+        f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch "
+        f"{torch.__version__}, Python {platform.python_version()}  ",
         f"Date: {time.strftime('%Y-%m-%d')}",
         "",
         "| rep | advnets images/s | hand-written images/s | ratio |",
         "|---|---|---|---|",
         *[f"| {i} | {a:.0f} | {h:.0f} | {r:.3f} |" for i, (a, h, r) in enumerate(rows)],
         "",
-        f"**Median ratio: {ratio:.3f}** (target >= 0.95). advnets' time includes its per-epoch sample grid, "
-        "checkpoint, metrics log and curve plot (at the end of each repetition's run).",
-        f"Seconds per epoch (50,000 images), median: advnets {50_000 / statistics.median(r[0] for r in rows):.1f} s, "
-        f"hand-written {50_000 / statistics.median(r[1] for r in rows):.1f} s.",
+        f"**Median ratio: {ratio:.3f}** (target >= 0.95). advnets' time includes its per-epoch "
+        "sample grid, checkpoint, metrics log and curve plot (at the end of each repetition's "
+        "run).",
+        "Seconds per epoch (50,000 images), median: advnets "
+        f"{50_000 / statistics.median(r[0] for r in rows):.1f} s, hand-written "
+        f"{50_000 / statistics.median(r[1] for r in rows):.1f} s.",
         "",
         *extra,
     ]

@@ -32,7 +32,8 @@ RECIPES = {"mnist": {"epochs": 15, "flip": False}, "fashion-mnist": {"epochs": 3
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, flip: bool) -> torch.Tensor:
-    """Shift each image by up to 2 pixels in each direction (zero fill); flip half of them if asked."""
+    """Shift each image by up to 2 pixels in each direction (zero fill); flip half of them if
+    asked."""
     b = x.shape[0]
     padded = F.pad(x.view(b, 1, 28, 28), (2, 2, 2, 2))
     dy, dx = torch.randint(0, 5, (2, b), generator=gen)
@@ -91,8 +92,8 @@ def main() -> None:
             opt.step()
             sched.step()
         print(
-            f"epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}, test accuracy {accuracy(net, test.x, test.y):.4f}, "
-            f"{time.perf_counter() - start:.0f} s",
+            f"epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}, test accuracy "
+            f"{accuracy(net, test.x, test.y):.4f}, {time.perf_counter() - start:.0f} s",
             flush=True,
         )
 

@@ -1,7 +1,10 @@
 import os
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,3 +42,16 @@ def _no_network_mirrors(monkeypatch, tmp_path):
     """Tests never reach the public mirrors, and never write into the user's cache."""
     monkeypatch.setenv("ADVNETS_MIRRORS", "http://127.0.0.1:9/")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def _the_same_global_state_whatever_ran_before():
+    """Each test starts from the same process-wide state, whichever tests its process ran before
+    (under pytest-xdist a worker runs an unpredictable share of the suite): the global random
+    generators seeded, and subnormal floats kept, PyTorch's default (a Trainer flushes them)."""
+    torch.manual_seed(0)
+    np.random.seed(0)
+    random.seed(0)
+    torch.set_flush_denormal(False)
+    yield
+    torch.set_flush_denormal(False)

@@ -19,15 +19,35 @@ def main(out: str, steps: int, overrides: str) -> None:
     world, rank = dist.get_world_size(), dist.get_rank()
     params = [*trainer.players.G.parameters(), *trainer.players.D.parameters()]
     differing_steps, batches_match = [], True
+    # the first batch of training images D sees in a step is the step's (first) minibatch: this
+    # process's share of it, recorded from D's input (a generated batch holds no training row)
+    training_rows = {row.numpy().tobytes() for row in trainer.data.x}
+    first_real = []
+
+    def record(module, args):
+        x = args[0].detach()
+        if not first_real and all(row.numpy().tobytes() in training_rows for row in x):
+            first_real.append(x.clone())
+
+    trainer.players.D.register_forward_pre_hook(record)
+    b = config.train.batch_size
     for _ in range(steps):
-        index = trainer.step % trainer.steps_per_epoch * config.train.k
-        x, _ = trainer.next_batch(index)
+        epoch, index = divmod(trainer.step, trainer.steps_per_epoch)
+        index *= config.train.k
+        perm = epoch_permutation(config.train.seed, epoch, len(trainer.data))
+        first_real.clear()
+        trainer.train_step()
+        # every process gathers the same shapes, even one that saw no training images (NaN)
+        x = (
+            first_real[0]
+            if first_real
+            else torch.full((trainer.local_batch, trainer.data.dim), torch.nan)
+        )
         parts = [torch.empty_like(x) for _ in range(world)]
         dist.all_gather(parts, x)
-        perm = epoch_permutation(config.train.seed, trainer.epoch, len(trainer.data))
-        b = config.train.batch_size
-        batches_match &= torch.equal(torch.cat(parts), trainer.x[perm[index * b : (index + 1) * b]])
-        trainer.train_step()
+        batches_match &= torch.equal(
+            torch.cat(parts), trainer.data.x[perm[index * b : (index + 1) * b]]
+        )
         flat = torch.cat([p.detach().reshape(-1) for p in params])
         copies = [torch.empty_like(flat) for _ in range(world)]
         dist.all_gather(copies, flat)

@@ -1,6 +1,41 @@
-"""Small configurations for fast tests."""
+"""Small configurations for fast tests, and the one way tests start the advnets command."""
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from advnets import config as cfgmod
+
+# no advnets command in the tests takes near this long; a hung one fails instead of hanging
+COMMAND_TIMEOUT_S = 600
+
+
+def advnets(
+    *args, check: bool = True, timeout: float = COMMAND_TIMEOUT_S
+) -> subprocess.CompletedProcess:
+    """Run `python -m advnets ARGS` (each argument through str) and return the finished process,
+    its output captured as text. With `check`, assert that it exited 0, showing its standard error
+    if not. A command still running after `timeout` seconds raises subprocess.TimeoutExpired."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "advnets", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check:
+        assert proc.returncode == 0, (
+            f"advnets {' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stderr}"
+        )
+    return proc
+
+
+def own_copy(run: Path, tmp_path: Path) -> Path:
+    """A copy of a run folder shared by a module's tests (a module-scoped fixture), for a test that
+    writes into it: what one test writes is then never another test's starting point."""
+    return Path(shutil.copytree(run, tmp_path / run.name))
 
 
 def tiny_config(**sections) -> cfgmod.Config:
@@ -18,10 +53,6 @@ def tiny_config(**sections) -> cfgmod.Config:
 def interrupt_training(args: list[str], run, sig: int, rows: int = 3) -> tuple[int, str]:
     """Start `advnets train ARGS --out RUN`, send `sig` once its log has `rows` rows, and return
     the exit status and standard error."""
-    import subprocess
-    import sys
-    import time
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "advnets", "train", *args, "--out", str(run)],
         stdout=subprocess.PIPE,
@@ -29,10 +60,12 @@ def interrupt_training(args: list[str], run, sig: int, rows: int = 3) -> tuple[i
         text=True,
     )
     metrics = run / "metrics.jsonl"
-    deadline = time.time() + 60
-    while time.time() < deadline and not (
-        metrics.is_file() and metrics.read_text().count("\n") >= rows
-    ):
+    deadline = time.time() + 120  # generous: the machine may be busy with other tests
+    while not (metrics.is_file() and metrics.read_text().count("\n") >= rows):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"the run never logged {rows} rows to signal it:\n{err}")
         time.sleep(0.02)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

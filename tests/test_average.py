@@ -11,7 +11,7 @@ from advnets.sample import load_generator
 from advnets.train import checkpoint
 from advnets.train.average import WeightAverage
 from advnets.train.loop import Trainer
-from helpers import tiny_config
+from helpers import advnets, tiny_config
 
 
 def _iterates(n, seed=0):
@@ -98,9 +98,6 @@ def test_evaluate_files_the_average_and_the_last_iterate_apart(tmp_path):
 
 
 def test_cli_samples_the_average_unless_told_otherwise(tmp_path):
-    import subprocess
-    import sys
-
     import numpy as np
 
     run = tmp_path / "run"
@@ -110,22 +107,7 @@ def test_cli_samples_the_average_unless_told_otherwise(tmp_path):
         progress=False,
     ).run()
     for flag, name in (([], "avg.npy"), (["--last-iterate"], "last.npy")):
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "advnets",
-                "sample",
-                str(run),
-                "-n",
-                "8",
-                "--npy",
-                str(tmp_path / name),
-                *flag,
-            ],
-            check=True,
-            capture_output=True,
-        )
+        advnets("sample", run, "-n", "8", "--npy", tmp_path / name, *flag)
     avg, last = np.load(tmp_path / "avg.npy"), np.load(tmp_path / "last.npy")
     np.testing.assert_array_equal(avg.reshape(8, -1), load_generator(run).sample(8).numpy())
     np.testing.assert_array_equal(

@@ -1,22 +1,11 @@
 """The command line end to end on the bundled digits."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from advnets import config as cfgmod
 from advnets.config import tomllib
-
-
-def advnets(*args, check=True):
-    proc = subprocess.run(
-        [sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True
-    )
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
+from helpers import advnets
 
 
 @pytest.fixture(scope="module")

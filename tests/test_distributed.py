@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from advnets.train import checkpoint
-from helpers import tiny_config
+from helpers import advnets, tiny_config
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 TINY = [
@@ -120,23 +120,7 @@ def test_torchrun_cli_writes_once_and_resumes_with_two_or_one_processes(tmp_path
     a, b = weights(straight), weights(split)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # one process continues a two-process run (its own noise stream from then on)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advnets",
-            "train",
-            "--resume",
-            str(shrunk),
-            "--train.max_steps",
-            "30",
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    advnets("train", "--resume", shrunk, "--train.max_steps", "30", "--no-progress")
     assert checkpoint.resolve(shrunk).name == "step-00000030"
     c = weights(shrunk)
     assert all(torch.isfinite(v).all() for v in c.values())

@@ -1,11 +1,12 @@
 """The downloader against a real HTTP server on 127.0.0.1 serving the MNIST files."""
 
 import gzip
+import re
+import select
 import shutil
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -14,45 +15,44 @@ from advnets.data import download, load
 from advnets.data.download import FILESETS, DataNotFoundError, locate
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def serve():
+    """start(folder) serves the folder over HTTP and returns its URL. Each server binds a port of
+    the kernel's choosing (port 0) and says which, so parallel tests never contend for one."""
     procs = []
 
     def start(folder) -> str:
-        port = _free_port()
         proc = subprocess.Popen(
             [
                 sys.executable,
+                "-u",
                 "-m",
                 "http.server",
-                str(port),
+                "0",
                 "--bind",
                 "127.0.0.1",
                 "--directory",
                 str(folder),
             ],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
         procs.append(proc)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                return f"http://127.0.0.1:{port}/"
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("the test HTTP server did not start")
+        # "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        found = re.search(r" port (\d+) ", proc.stdout.readline()) if ready else None
+        if found is None:
+            raise RuntimeError("the test HTTP server did not start")
+        port = int(found.group(1))
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        return f"http://127.0.0.1:{port}/"
 
     yield start
     for proc in procs:
         proc.terminate()
         proc.wait()
+        proc.stdout.close()
 
 
 def test_downloads_verifies_and_loads(serve, mnist_files, tmp_path, monkeypatch):

@@ -1,8 +1,5 @@
 """The paper's figures: nearest neighbours, interpolation, Figure 1 from a toy run, curves."""
 
-import subprocess
-import sys
-
 import pytest
 import torch
 from PIL import Image
@@ -10,13 +7,7 @@ from PIL import Image
 from advnets.figures.interpolate import interpolation_noise
 from advnets.figures.neighbours import nearest_neighbours, neighbour_grid
 from advnets.train.loop import train
-from helpers import tiny_config
-
-
-def advnets(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "advnets", *map(str, args)], capture_output=True, text=True
-    )
+from helpers import advnets, own_copy, tiny_config
 
 
 def test_nearest_neighbours_match_brute_force():
@@ -63,19 +54,19 @@ def digits_run(tmp_path_factory):
 )
 def test_image_figures_from_a_run(digits_run, tmp_path, name, size):
     out = tmp_path / f"{name}.png"
-    proc = advnets("figure", name, digits_run, "--out", out)
-    assert proc.returncode == 0, proc.stderr
+    advnets("figure", name, digits_run, "--out", out)
     assert Image.open(out).size == size  # 8 columns x 6 rows of 8x8 digits, scaled 3x, with padding
 
 
-def test_curves_figure_and_default_location(digits_run):
-    proc = advnets("figure", "curves", digits_run)
-    assert proc.returncode == 0, proc.stderr
+def test_curves_figure_and_default_location(digits_run, tmp_path):
+    digits_run = own_copy(digits_run, tmp_path)
+    assert not (digits_run / "figures").exists()
+    advnets("figure", "curves", digits_run)
     assert (digits_run / "figures" / "curves.png").is_file()
 
 
 def test_figure1_needs_a_gaussian_1d_run_with_four_checkpoints(digits_run, tmp_path):
-    proc = advnets("figure", "toy1d", digits_run)
+    proc = advnets("figure", "toy1d", digits_run, check=False)
     assert proc.returncode == 2 and "four moments" in proc.stderr
     from advnets import config as cfgmod
 
@@ -93,8 +84,7 @@ def test_figure1_needs_a_gaussian_1d_run_with_four_checkpoints(digits_run, tmp_p
     )
     run = train(cfg, tmp_path / "g1d", progress=False)
     proc = advnets("figure", "fig1", run, "--out", tmp_path / "f1.png")
-    assert proc.returncode == 0, proc.stderr
     width, height = Image.open(tmp_path / "f1.png").size
     assert width > 3 * height  # four panels side by side
-    proc = advnets("figure", "toy1d", digits_run, "--steps", "2,4,6,6")
+    proc = advnets("figure", "toy1d", digits_run, "--steps", "2,4,6,6", check=False)
     assert proc.returncode == 1 and "gaussian-1d" in proc.stderr

@@ -1,15 +1,13 @@
 """Completing hidden pixels by searching G's noise (section 7, extension 3)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from advnets.inpaint import complete, visible_mask
 from advnets.train.loop import Trainer
-from helpers import tiny_config
+from helpers import advnets, tiny_config
 
 
 def test_masks_hide_what_they_name():
@@ -80,28 +78,19 @@ def test_the_best_of_the_restarts_is_kept():
 def test_inpaint_command_writes_the_figure_and_report(tmp_path):
     run = tmp_path / "run"
     Trainer(tiny_config(train={"epochs": 1}), run, progress=False).run()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advnets",
-            "inpaint",
-            run,
-            "-n",
-            "12",
-            "--steps",
-            "20",
-            "--mask",
-            "left",
-            "--cols",
-            "6",
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    advnets(
+        "inpaint",
+        run,
+        "-n",
+        "12",
+        "--steps",
+        "20",
+        "--mask",
+        "left",
+        "--cols",
+        "6",
+        "--no-progress",
     )
-    assert proc.returncode == 0, proc.stderr
     report = json.loads((run / "inpaint" / "left.json").read_text())
     assert report["images"] == 12 and report["hidden_fraction"] == 0.5 and report["steps"] == 20
     assert "accuracy_completed" not in report  # no classifier is shipped for 8 x 8 digits
@@ -116,23 +105,7 @@ def test_inpaint_refuses_a_conditional_run(tmp_path):
     Trainer(
         tiny_config(train={"epochs": 1}, condition={"kind": "concat"}), run, progress=False
     ).run()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advnets",
-            "inpaint",
-            run,
-            "-n",
-            "4",
-            "--steps",
-            "2",
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = advnets("inpaint", run, "-n", "4", "--steps", "2", "--no-progress", check=False)
     assert (
         proc.returncode == 1
         and "class-conditional" in proc.stderr
@@ -146,7 +119,8 @@ def test_nearest_fill_takes_the_hidden_pixels_of_the_nearest_training_image_on_t
     train = torch.tensor([[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0], [1.0, 0.9, 0.5, 0.5]])
     images = torch.tensor([[0.9, 1.0, 0.0, 0.0], [0.1, 0.0, 0.7, 0.7]])
     visible = torch.tensor([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
-    # image 0 sees (0.9, 1.0): nearest is row 1 (distance 0.01) over row 2 (0.02); image 1 sees row 0
+    # image 0 sees (0.9, 1.0): nearest is row 1 (distance 0.01) over row 2 (0.02); image 1 sees
+    # row 0
     expected = torch.tensor([[0.9, 1.0, 0.0, 0.0], [0.1, 0.0, 1.0, 1.0]])
     torch.testing.assert_close(nearest_fill(images, visible, train, block=1), expected)
 

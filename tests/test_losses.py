@@ -59,7 +59,8 @@ FAKE = torch.tensor([-1.5, 0.25], dtype=torch.float64)
 def test_hinge_by_hand():
     from advnets.losses import discriminator_hinge, generator_hinge
 
-    # real: max(0, 1-2)=0, max(0, 0.5)=0.5, max(0, 1.5)=1.5 -> mean 2/3; fake: max(0, -0.5)=0, 1.25 -> mean 0.625
+    # real: max(0, 1-2)=0, max(0, 0.5)=0.5, max(0, 1.5)=1.5 -> mean 2/3;
+    # fake: max(0, -0.5)=0, 1.25 -> mean 0.625
     assert math.isclose(float(discriminator_hinge(REAL, FAKE)), 2 / 3 + 0.625, rel_tol=1e-12)
     assert math.isclose(float(generator_hinge(FAKE)), 0.625, rel_tol=1e-12)  # -(-1.5 + 0.25) / 2
 

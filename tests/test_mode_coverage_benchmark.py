@@ -16,7 +16,7 @@ import mode_coverage
 def test_set_fields_become_train_arguments_and_the_expected_config():
     sets = mode_coverage.parse_sets(["penalty.r1=0", "generator.hidden=64,64"])
     assert sets == {"penalty": {"r1": "0"}, "generator": {"hidden": "64,64"}}
-    assert mode_coverage._flags(sets) == ["--penalty.r1", "0", "--generator.hidden", "64,64"]
+    assert mode_coverage.train_flags(sets) == ["--penalty.r1", "0", "--generator.hidden", "64,64"]
     cfg = mode_coverage.expected_config("grid-2d", 3, sets)
     assert (cfg.penalty.r1, cfg.generator.hidden, cfg.train.seed) == (0.0, [64, 64], 3)
 

@@ -3,6 +3,7 @@ import math
 import torch
 
 from advnets.metrics.modes import mode_coverage
+from helpers import advnets
 
 
 def brute_force(samples, means, std, radius=3.0):
@@ -62,34 +63,21 @@ def test_packed_discriminator_judges_sets():
 
 def test_evaluate_modes_and_figure_from_a_toy_run(tmp_path):
     import json
-    import subprocess
-    import sys
 
     run = tmp_path / "ring"
-    common = [sys.executable, "-m", "advnets"]
-    subprocess.run(
-        [
-            *common,
-            "train",
-            "--preset",
-            "ring-2d",
-            "--discriminator.pack",
-            "4",
-            "--train.max_steps",
-            "20",
-            "--out",
-            str(run),
-            "--no-progress",
-        ],
-        check=True,
-        capture_output=True,
+    advnets(
+        "train",
+        "--preset",
+        "ring-2d",
+        "--discriminator.pack",
+        4,
+        "--train.max_steps",
+        20,
+        "--out",
+        run,
+        "--no-progress",
     )
-    proc = subprocess.run(
-        [*common, "evaluate", str(run), "--metric", "modes", "--samples", "2500", "--no-progress"],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = advnets("evaluate", run, "--metric", "modes", "--samples", 2500, "--no-progress")
     assert "modes" in proc.stdout and "high quality" in proc.stdout
     book = json.loads((run / "evaluation.json").read_text())
     m = next(iter(book.values()))["metrics"]["modes"]
@@ -98,6 +86,5 @@ def test_evaluate_modes_and_figure_from_a_toy_run(tmp_path):
         and m["samples"] == 2500
         and sum(m["per_mode"]) == round(m["high_quality"] * 2500)
     )
-    proc = subprocess.run([*common, "figure", "modes", str(run)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    advnets("figure", "modes", run)
     assert (run / "figures" / "modes.png").is_file()

@@ -1,4 +1,5 @@
-"""Parzen window: against a brute-force float64 log-sum-exp, scikit-learn, and the paper's protocol."""
+"""Parzen window: against a brute-force float64 log-sum-exp, scikit-learn, and the paper's
+protocol."""
 
 import math
 

@@ -2,8 +2,6 @@
 
 import json
 import signal
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -11,7 +9,7 @@ from safetensors.torch import load_file
 
 from advnets.sample import load_generator
 from advnets.train import checkpoint
-from helpers import interrupt_training
+from helpers import advnets, interrupt_training
 
 TINY = [
     "--data.source",
@@ -31,7 +29,8 @@ TINY = [
     "--no-progress",
 ]
 VARIANTS = {
-    # the reference setting: simultaneous updates, SGD with the momentum ramp and lr decay, uniform noise
+    # the reference setting: simultaneous updates, SGD with the momentum ramp and lr decay,
+    # uniform noise
     "simultaneous-sgd": ["--optim.momentum_ramp_epochs", "3", "--optim.lr_decay", "1.01"],
     # Algorithm 1 with k = 2, Adam, Gaussian noise, the minimax objective, a moving average of G
     "alternating-adam": [
@@ -170,15 +169,6 @@ VARIANTS = {
 }
 
 
-def advnets(*args, check=True):
-    return subprocess.run(
-        [sys.executable, "-m", "advnets", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=check,
-    )
-
-
 def assert_same_run(a, b):
     ca, cb = checkpoint.resolve(a), checkpoint.resolve(b)
     assert ca.name == cb.name
@@ -220,7 +210,7 @@ def test_resume_mid_epoch_is_bit_identical(tmp_path, variant):
 
 
 def test_interrupted_run_checkpoints_and_resumes_identically(tmp_path):
-    args = TINY + ["--train.epochs", "40"]
+    args = [*TINY, "--train.epochs", "40"]
     straight, broken = tmp_path / "straight", tmp_path / "broken"
     advnets("train", *args, "--out", straight)
     returncode, err = interrupt_training(args, broken, signal.SIGINT)

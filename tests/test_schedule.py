@@ -1,3 +1,4 @@
+import itertools
 import math
 
 from advnets.config import OptimConfig
@@ -24,7 +25,7 @@ def test_momentum_ramp_of_the_paper():
     assert momentum(cfg, 400) == 0.7
     assert math.isclose(momentum(cfg, 124), 0.5 + 0.2 * 124 / 249)
     ramp = [momentum(cfg, e) for e in range(250)]
-    assert all(b > a for a, b in zip(ramp, ramp[1:]))
+    assert all(b > a for a, b in itertools.pairwise(ramp))
 
 
 def test_generator_learning_rate_of_its_own(tmp_path):

@@ -10,6 +10,7 @@ from torch import nn
 from advnets import config as cfgmod
 from advnets import theory
 from advnets.theory import kde_1d
+from helpers import advnets
 
 
 class AffineG(nn.Module):
@@ -93,8 +94,6 @@ def test_minimax_gives_g_weaker_gradients_early(config, tmp_path):
 
 def test_report_command_on_a_gaussian_1d_run(tmp_path):
     import json
-    import subprocess
-    import sys
 
     from advnets.train.loop import train
 
@@ -104,19 +103,7 @@ def test_report_command_on_a_gaussian_1d_run(tmp_path):
         source="test",
     )
     run = train(cfg, tmp_path / "g1d", progress=False)
-    cmd = [
-        sys.executable,
-        "-m",
-        "advnets",
-        "theory",
-        str(run),
-        "--d-steps",
-        "200",
-        "--objective-steps",
-        "50",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    proc = advnets("theory", run, "--d-steps", 200, "--objective-steps", 50)
     assert "Proposition 1" in proc.stdout and "Theorem 1" in proc.stdout
     result = json.loads((run / "theory" / "theory.json").read_text())
     assert result["step"] == 60 and set(result["objectives"]) == {"minimax", "non-saturating"}
@@ -130,9 +117,7 @@ def test_report_command_on_a_gaussian_1d_run(tmp_path):
         tmp_path / "ring",
         progress=False,
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "advnets", "theory", str(other)], capture_output=True, text=True
-    )
+    proc = advnets("theory", other, check=False)
     assert proc.returncode == 1 and "gaussian-1d" in proc.stderr and "Traceback" not in proc.stderr
 
 
