@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from advnets.train import checkpoint
+from advnets import checkpoint
 
 # a small run with a checkpoint every 5 steps (of about 1,000), so kills often land mid-write
 RUN_ARGS = [

@@ -22,8 +22,8 @@ import argparse
 import json
 from pathlib import Path
 
+from advnets import checkpoint
 from advnets.io import atomic_write_text
-from advnets.train import checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -28,10 +28,11 @@ from pathlib import Path
 
 import torch
 
+from advnets import checkpoint
 from advnets import config as cfgmod
 from advnets.evaluate import evaluate
 from advnets.io import atomic_write_text
-from advnets.train import checkpoint, loop
+from advnets.train import loop
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = "parzen,fid,kid,pr,score,labels"

@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 
 from advnets import config as cfgmod
-from advnets.train.loop import Trainer, epoch_permutation
+from advnets.train import Trainer, epoch_permutation
 
 
 def main(out: str, steps: int, overrides: str) -> None:
@@ -41,7 +41,7 @@ def main(out: str, steps: int, overrides: str) -> None:
         x = (
             first_real[0]
             if first_real
-            else torch.full((trainer.local_batch, trainer.data.dim), torch.nan)
+            else torch.full((trainer.batches.local, trainer.data.dim), torch.nan)
         )
         parts = [torch.empty_like(x) for _ in range(world)]
         dist.all_gather(parts, x)
@@ -60,7 +60,7 @@ def main(out: str, steps: int, overrides: str) -> None:
             "steps": steps,
             "differing_steps": differing_steps,
             "batches_match": bool(batches_match),
-            "local_batch": trainer.local_batch,
+            "local_batch": trainer.batches.local,
             "finite": bool(torch.isfinite(flat).all()),
         }
         (Path(out) / "report.json").write_text(json.dumps(report))

@@ -5,10 +5,10 @@ import json
 import torch
 from safetensors.torch import load_file
 
+from advnets import checkpoint
 from advnets.config import AverageConfig
 from advnets.evaluate import Protocol, evaluate
 from advnets.sample import load_generator
-from advnets.train import checkpoint
 from advnets.train.average import WeightAverage
 from advnets.train.loop import Trainer
 from helpers import advnets, tiny_config

@@ -6,10 +6,11 @@ import re
 import pytest
 import torch
 
+from advnets.errors import RunError
 from advnets.evaluate import EvaluationError, Protocol, evaluate
 from advnets.nn import Discriminator, Generator, class_frequencies, sample_classes
 from advnets.sample import TrainedGenerator, load_generator
-from advnets.train.loop import RunError, Trainer
+from advnets.train import Trainer
 from helpers import advnets, tiny_config
 
 
@@ -242,14 +243,15 @@ def test_auxiliary_classifier_adds_weighted_cross_entropy_to_both_players(tmp_pa
     trainer = Trainer(config, tmp_path / "run", progress=False)
     D = trainer.players.D.eval()
     x, c = torch.rand(5, 64), torch.tensor([0, 3, 9, 3, 1])
-    logit, classes = trainer.judge(x, c, None)
+    verdict = trainer.game.judge(D, x, c, None)
+    classes = verdict.classes
     assert classes.shape == (5, 10)
-    torch.testing.assert_close(logit, D(x, c))
+    torch.testing.assert_close(verdict.logits, D(x, c))
     h = D.net[:-1](x)
     torch.testing.assert_close(classes, D.classify(h))
     expected = 0.5 * -torch.log_softmax(classes, 1)[torch.arange(5), c].mean()
-    torch.testing.assert_close(trainer.auxiliary_loss(classes, c), expected)
-    assert trainer.auxiliary_loss(None, c) == 0.0
+    torch.testing.assert_close(trainer.game.auxiliary_loss(classes, c), expected)
+    assert trainer.game.auxiliary_loss(None, c) == 0.0
     trainer.run()
     from advnets.sample import load_discriminator
 

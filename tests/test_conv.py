@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from advnets import config as cfgmod
-from advnets.config import DiscriminatorConfig, GeneratorConfig
+from advnets.config import Config, DiscriminatorConfig, GeneratorConfig
 from advnets.nn import build_discriminator, build_generator
 from advnets.nn.mlp import init_from_data_
 
@@ -27,7 +27,7 @@ def test_dcgan_shapes(shape, g_hidden, d_hidden):
         image_shape=shape,
     )
     D = build_discriminator(
-        DiscriminatorConfig(kind="dcgan", unit="leaky_relu", hidden=d_hidden),
+        Config(discriminator=DiscriminatorConfig(kind="dcgan", unit="leaky_relu", hidden=d_hidden)),
         dim,
         outputs=3,
         image_shape=shape,
@@ -40,8 +40,9 @@ def test_dcgan_shapes(shape, g_hidden, d_hidden):
 
 
 def test_dcgan_discriminator_batch_norm_after_the_first_block():
+    d_cfg = DiscriminatorConfig(kind="dcgan", unit="leaky_relu", hidden=[4, 8, 8], batch_norm=True)
     D = build_discriminator(
-        DiscriminatorConfig(kind="dcgan", unit="leaky_relu", hidden=[4, 8, 8], batch_norm=True),
+        Config(discriminator=d_cfg),
         256,
         image_shape=(16, 16),
     )
@@ -96,7 +97,7 @@ def test_data_dependent_init_standardises_every_layer(kind, unit, shape):
         hidden_keep=1.0,
         init="pytorch",
     )
-    D = build_discriminator(cfg, 64, outputs=5, image_shape=shape)
+    D = build_discriminator(Config(discriminator=cfg), 64, outputs=5, image_shape=shape)
     init_from_data_(D, x)
     for layer in [m for m in D.net.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]:
         seen = []
@@ -111,9 +112,8 @@ def test_data_dependent_init_standardises_every_layer(kind, unit, shape):
 
 
 def test_spectral_norm_bounds_every_layer():
-    D = build_discriminator(
-        DiscriminatorConfig(unit="relu", hidden=[20, 20], spectral_norm=True, init="pytorch"), 10
-    )
+    d_cfg = DiscriminatorConfig(unit="relu", hidden=[20, 20], spectral_norm=True, init="pytorch")
+    D = build_discriminator(Config(discriminator=d_cfg), 10)
     x = torch.randn(4, 10)
     for _ in range(30):  # power iterations run in training forward passes
         D(x)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from advnets import config as cfgmod
-from advnets.train.loop import RunError, Trainer
+from advnets.errors import RunError
+from advnets.train import Trainer
 from helpers import advnets, tiny_config
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from advnets.train import checkpoint
+from advnets import checkpoint
 from helpers import advnets, tiny_config
 
 WORKER = Path(__file__).with_name("ddp_worker.py")

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from advnets.train import checkpoint
-from advnets.train.loop import NonFiniteError, Trainer, epoch_permutation
+from advnets import checkpoint
+from advnets.errors import NonFiniteError
+from advnets.train import Trainer, epoch_permutation
 from helpers import advnets, interrupt_training, tiny_config
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))

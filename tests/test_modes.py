@@ -43,12 +43,11 @@ def test_a_far_sample_does_not_cover_its_nearest_mode():
 
 
 def test_packed_discriminator_judges_sets():
-    from advnets.config import DiscriminatorConfig
+    from advnets.config import Config, DiscriminatorConfig
     from advnets.nn import build_discriminator
 
-    D = build_discriminator(
-        DiscriminatorConfig(hidden=[8], pieces=2, pack=4, input_keep=1.0, hidden_keep=1.0), 2
-    )
+    d_cfg = DiscriminatorConfig(hidden=[8], pieces=2, pack=4, input_keep=1.0, hidden_keep=1.0)
+    D = build_discriminator(Config(discriminator=d_cfg), 2)
     x = torch.randn(12, 2)
     out = D(x)
     assert out.shape == (3,)  # one judgement per set of 4

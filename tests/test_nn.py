@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from advnets.config import DiscriminatorConfig, GeneratorConfig
+from advnets.config import Config, DiscriminatorConfig, GeneratorConfig
 from advnets.nn import (
     Discriminator,
     Maxout,
@@ -59,7 +59,9 @@ def test_paper_init_ranges_and_output_bias():
     x = torch.rand(500, 20)
     x[:, 0] = 0.0  # a pixel that is always off: its mean is clipped to 1e-3
     g = build_generator(GeneratorConfig(noise_dim=10, hidden=[300, 300]), 20, x)
-    d = build_discriminator(DiscriminatorConfig(hidden=[240, 240], pieces=5), 20)
+    d = build_discriminator(
+        Config(discriminator=DiscriminatorConfig(hidden=[240, 240], pieces=5)), 20
+    )
     for net, r in ((g, 0.05), (d, 0.005)):
         for name, p in net.state_dict().items():
             if name.endswith("weight"):
@@ -113,12 +115,14 @@ def test_standardized_input_is_what_the_layers_see_and_is_saved():
         standardize_input=True,
     )
     torch.manual_seed(0)
-    d = build_discriminator(cfg, 1, x).eval()
+    d = build_discriminator(Config(discriminator=cfg), 1, train_x=x).eval()
     assert torch.allclose(d.input_mean, x.mean(0)) and torch.isclose(d.input_std, x.std())
     assert {"input_mean", "input_std"} <= set(d.state_dict())
     z = (x[:5] - x.mean(0)) / x.std()
     assert torch.equal(d(x[:5]), d.net(z).squeeze(-1))
-    plain = build_discriminator(DiscriminatorConfig(hidden=[8], pieces=2), 1, x)
+    plain = build_discriminator(
+        Config(discriminator=DiscriminatorConfig(hidden=[8], pieces=2)), 1, train_x=x
+    )
     assert not any(k.startswith("input_") for k in plain.state_dict())  # the paper's D is unchanged
 
 
@@ -136,11 +140,10 @@ def test_relu_discriminator_with_gaussian_noise_and_weight_norm(tmp_path):
         init="pytorch",
     )
     torch.manual_seed(0)
-    plain = build_discriminator(cfg, 12, outputs=3)
+    plain = build_discriminator(Config(discriminator=cfg), 12, outputs=3)
     torch.manual_seed(0)
-    normed = build_discriminator(
-        DiscriminatorConfig(**{**cfg.__dict__, "weight_norm": True}), 12, outputs=3
-    )
+    normed_cfg = DiscriminatorConfig(**{**cfg.__dict__, "weight_norm": True})
+    normed = build_discriminator(Config(discriminator=normed_cfg), 12, outputs=3)
     x = torch.rand(5, 12)
     plain.eval(), normed.eval()
     # weight normalisation starts at g = ||v||: the same function as the plain network

@@ -7,8 +7,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from advnets import checkpoint
 from advnets.sample import load_generator
-from advnets.train import checkpoint
 from helpers import advnets, interrupt_training
 
 TINY = [

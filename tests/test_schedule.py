@@ -33,7 +33,8 @@ def test_generator_learning_rate_of_its_own(tmp_path):
     assert learning_rate(cfg, 10, "d") == 0.1 / 1.0001**10
     assert learning_rate(cfg, 10, "g") == 0.3 / 1.0001**10
     assert learning_rate(OptimConfig(lr=0.1), 0, "g") == 0.1  # unset: the paper's one rate
-    from advnets.train.loop import read_metrics, train
+    from advnets.run import Run
+    from advnets.train import train
     from helpers import tiny_config
 
     run = train(
@@ -44,5 +45,5 @@ def test_generator_learning_rate_of_its_own(tmp_path):
         tmp_path / "run",
         progress=False,
     )
-    rows = read_metrics(run / "metrics.jsonl")
+    rows = Run(run).metrics()
     assert all(r["lr_d"] == 0.001 and r["lr_g"] == 0.004 for r in rows)

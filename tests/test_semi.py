@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from advnets.data import load
+from advnets.data.labels import labelled_subset
 from advnets.losses import feature_matching, semi_supervised_discriminator_loss
 from advnets.nn import Discriminator
-from advnets.semi import error_rate, labelled_subset
+from advnets.semi import error_rate
 from advnets.train.loop import Trainer
 from helpers import advnets, tiny_config
 
@@ -72,10 +73,10 @@ def test_the_supervised_part_learns_the_labelled_images(tmp_path):
     )
     trainer = Trainer(config, tmp_path / "run", progress=False)
     train = load("digits", "train")
-    assert torch.equal(trainer.labelled.cpu(), labelled_subset(train.y, 5, 0))
+    assert torch.equal(trainer.game.labelled.index.cpu(), labelled_subset(train.y, 5, 0))
     trainer.run()
     D = trainer.players.D.eval()
-    rows = trainer.labelled.cpu()
+    rows = trainer.game.labelled.index.cpu()
     assert error_rate(D, train.x[rows], train.y[rows]) == 0.0
     others = torch.ones(len(train), dtype=torch.bool)
     others[rows] = False
@@ -116,8 +117,8 @@ def test_semi_needs_labels():
 
 
 def test_the_average_of_d_is_folded_from_its_iterates_and_is_what_classify_scores(tmp_path):
+    from advnets import checkpoint
     from advnets.sample import load_discriminator
-    from advnets.train import checkpoint
 
     semi = {
         "semi": {"labels_per_class": 5},

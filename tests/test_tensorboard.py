@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from advnets.train.loop import RunError, Trainer
+from advnets.errors import RunError
+from advnets.train import Trainer
 from helpers import tiny_config
 
 

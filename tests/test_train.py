@@ -6,9 +6,10 @@ import re
 import pytest
 import torch
 
+from advnets import checkpoint
+from advnets.errors import RunError
 from advnets.losses import discriminator_loss, generator_non_saturating
-from advnets.train import checkpoint
-from advnets.train.loop import RunError, Trainer, epoch_permutation, resume
+from advnets.train import Trainer, epoch_permutation, resume
 from helpers import tiny_config
 
 

@@ -403,17 +403,17 @@ def _inception(name: str) -> Callable[[Measured], dict]:
 
 
 METRICS: dict[str, Metric] = {
-    "modes": Metric(
-        "on a 2-D toy mixture: the modes covered and the share of high-quality samples",
-        _modes,
-        _modes_rows,
-        _modes_check,
-    ),
     "parzen": Metric(
         "the paper's Parzen-window log-likelihood of the test rows (sigma from validation)",
         _parzen,
         _parzen_rows,
         in_all=True,
+    ),
+    "modes": Metric(
+        "on a 2-D toy mixture: the modes covered and the share of high-quality samples",
+        _modes,
+        _modes_rows,
+        _modes_check,
     ),
     "fid": Metric(
         "Fréchet distance of the shipped classifier's features (MNIST, Fashion-MNIST)",

@@ -57,7 +57,7 @@ def train_discriminator(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     data = _data_sampler(config, gen)
-    D = build_discriminator(config.discriminator, TOYS[config.data.source].dim, data(10_000))
+    D = build_discriminator(config, TOYS[config.data.source].dim, train_x=data(10_000))
     opt = torch.optim.Adam(D.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)  # settle into the optimum
     g = config.generator

@@ -380,12 +380,12 @@ class Trainer:
                     if (every is None and epoch_done) or (
                         every is not None and self.step % every == 0
                     ):
-                        state.save(self)
+                        self.save_checkpoint()
                     if self.group.enabled:  # every process stops at the same step
                         stop.signum = distributed.all_max(self.group, stop.signum)
                 signum = stop.signum
             bar.close()
-            state.save(self)
+            self.save_checkpoint()
             if self.stat_count:  # the steps since the last full interval: the log reaches the end
                 self._log(
                     interval_steps / max(time.perf_counter() - interval_start, 1e-9), partial=True
@@ -410,6 +410,10 @@ class Trainer:
                 signum,
             )
         return self.run_dir
+
+    def save_checkpoint(self) -> None:
+        """Checkpoint the run at its step (advnets.train.state); every process takes part."""
+        state.save(self)
 
     def close(self, clean: bool = True) -> None:
         """Under torchrun: drop the DDP wrappers, then end the process group advnets started.
