@@ -220,11 +220,39 @@ FAULT_TESTS = {  # test name prefix in tests/test_faults.py -> what it injects
 }
 
 
-def fault_tests() -> list[tuple[str, int, int]]:
-    """Run the other fault tests (pytest) and count tries and passes per kind of fault."""
+REFUSAL_TESTS = {  # (test file, test name prefix) -> the bad input it gives
+    ("test_refusals.py", "test_integer_images"): "integer images of any dtype: read as pixels",
+    ("test_refusals.py", "test_images_out_of_their_range"): "images out of range, NaN: refused",
+    ("test_refusals.py", "test_points_beyond_float32"): "points beyond float32: refused",
+    (
+        "test_refusals.py",
+        "test_a_file_that_is_not_numpy",
+    ): "a text file named .npz; pickled objects",
+    ("test_refusals.py", "test_transparent_pixels"): "transparent images: composited, said once",
+    ("test_refusals.py", "test_float_fields_must_be_finite"): "inf and NaN config values",
+    ("test_refusals.py", "test_train_checks_a_config"): "a config edited in Python",
+    ("test_refusals.py", "test_a_checkpoint_without_its_manifest"): "a checkpoint without manifest",
+    ("test_refusals.py", "test_a_replaced_file"): "a replaced state.json, not 'truncated'",
+    ("test_refusals.py", "test_npy_samples_stream"): "-n 25,000 --npy: streamed in blocks",
+    ("test_refusals.py", "test_a_png_grid_has_a_size_limit"): "-n beyond a PNG grid's size",
+    ("test_refusals.py", "test_resume_refuses_out"): "--resume with --out; --data MISSING",
+    ("test_refusals.py", "test_a_used_folder"): "a used folder that is not a run",
+    ("test_refusals.py", "test_a_closed_pipe"): "output piped into a closed reader",
+    (
+        "test_refusals.py",
+        "test_progress_to_a_file",
+    ): "progress into a file; a run shorter than an epoch",
+    ("test_errors.py", "test_abbreviated_flags"): "abbreviated flags (--train.epoch)",
+    ("test_run.py", "test_a_run_is_trained_by_one_process"): "two processes on one run; SIGKILL",
+    ("test_run.py", "test_the_lock_is_held"): "two Trainers on one run in one process",
+}
+
+
+def count_tests(file: str, cases: dict[str, str], exclude: str | None = None):
+    """Run the tests of `file` (pytest) and count tries and passes per kind of case."""
     import xml.etree.ElementTree as ET
 
-    tests = Path(__file__).parents[1] / "tests" / "test_faults.py"
+    tests = Path(__file__).parents[1] / "tests" / file
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "faults.xml"
         subprocess.run(
@@ -234,8 +262,7 @@ def fault_tests() -> list[tuple[str, int, int]]:
                 "pytest",
                 "-q",
                 str(tests),
-                "-k",
-                "not sigkills",
+                *(["-k", f"not {exclude}"] if exclude else []),
                 f"--junitxml={xml}",
             ],
             capture_output=True,
@@ -247,9 +274,21 @@ def fault_tests() -> list[tuple[str, int, int]]:
             for c in cases
         ]
     counts = []
-    for prefix, label in FAULT_TESTS.items():
+    for prefix, label in cases.items():
         mine = [ok for name, ok in outcomes if name.startswith(prefix)]
         counts.append((label, len(mine), sum(mine)))
+    return counts
+
+
+def fault_tests() -> list[tuple[str, int, int]]:
+    return count_tests("test_faults.py", FAULT_TESTS, exclude="sigkills")
+
+
+def refusal_tests() -> list[tuple[str, int, int]]:
+    counts = []
+    for file in dict.fromkeys(f for f, _ in REFUSAL_TESTS):
+        cases = {prefix: label for (f, prefix), label in REFUSAL_TESTS.items() if f == file}
+        counts += [(f"{label} ({file})", t, p) for label, t, p in count_tests(file, cases)]
     return counts
 
 
@@ -270,6 +309,7 @@ def main() -> None:
     report = campaign(work, args.kills, args.seed)
     report["seconds"] = round(time.perf_counter() - start, 1)
     report["fault_tests"] = [{"fault": f, "tries": t, "passes": p} for f, t, p in fault_tests()]
+    report["refusal_tests"] = [{"input": f, "tries": t, "passes": p} for f, t, p in refusal_tests()]
     results = Path(args.results)
     (results / "reliability.json").write_text(json.dumps(report, indent=1) + "\n")
     kills = report["by_moment"]
@@ -311,6 +351,12 @@ def main() -> None:
         "| fault | tries | passes |",
         "|---|---|---|",
         *[f"| {f['fault']} | {f['tries']} | {f['passes']} |" for f in report["fault_tests"]],
+        "",
+        "## Bad input and misuse, refused or handled as documented",
+        "",
+        "| case | tries | passes |",
+        "|---|---|---|",
+        *[f"| {f['input']} | {f['tries']} | {f['passes']} |" for f in report["refusal_tests"]],
     ]
     (results / "reliability.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

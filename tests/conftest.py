@@ -55,3 +55,19 @@ def _the_same_global_state_whatever_ran_before():
     torch.set_flush_denormal(False)
     yield
     torch.set_flush_denormal(False)
+
+
+# The longest tests (tens of seconds each, `--durations`), run first: spread over pytest-xdist's
+# workers ahead of the short ones, the workers then finish together.
+LONGEST = (
+    "test_twenty_sigkills",
+    "test_after_gan_training_p_g_is_close",
+    "test_interrupted_run_checkpoints",
+    "test_torchrun_cli",
+    "test_resume_mid_epoch",
+    "test_api_examples_run",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not item.name.startswith(LONGEST))

@@ -231,7 +231,7 @@ def test_truncated_checkpoint(finished_run, tmp_path):
     run, folder = copy_run(finished_run, tmp_path)
     weights = folder / "weights.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    refused(run, "weights.safetensors", "(truncated)")
+    refused(run, "weights.safetensors", "(shorter than written: cut short, or replaced)")
 
 
 def test_byte_flipped_checkpoint(finished_run, tmp_path):

@@ -1,13 +1,17 @@
 """Run: the one object that knows a run folder."""
 
 import json
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 
 from advnets.errors import RunError
 from advnets.run import Run, open_checkpoint
 from advnets.train import train
-from helpers import tiny_config
+from helpers import advnets, tiny_config
 
 
 def test_a_new_run_folder_is_made_whole_and_a_used_one_refused(tmp_path):
@@ -59,3 +63,44 @@ def test_checkpoints_and_latest_from_a_run_or_a_checkpoint_folder(tmp_path):
     first, folder = open_checkpoint(run.checkpoint_path(3))
     assert first.root == root and folder == run.checkpoint_path(3)
     assert run.sample_grids() == []  # the first grid is drawn when the first epoch ends
+
+
+def test_a_run_is_trained_by_one_process_at_a_time(tmp_path):
+    """A second process asked to train a run that one is training is refused, naming the holder;
+    a SIGKILLed holder leaves no stale lock."""
+    run = tmp_path / "run"
+    advnets(
+        "train", "--preset", "digits-quick", "--out", run, "--train.max_steps", 2, "--no-progress"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "advnets", "train", "--resume", str(run), "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lock = run / ".lock"
+    deadline = time.time() + 120
+    while not (lock.is_file() and lock.read_text().strip() == str(holder.pid)):
+        assert holder.poll() is None and time.time() < deadline, holder.communicate()[1]
+        time.sleep(0.05)
+    log = run.joinpath("metrics.jsonl").read_bytes()
+    second = advnets("train", "--resume", run, "--no-progress", check=False)
+    assert second.returncode == 2, second.stderr
+    assert f"in use: process {holder.pid} is training it" in second.stderr
+    assert "Traceback" not in second.stderr
+    holder.kill()
+    holder.wait(timeout=60)
+    assert run.joinpath("metrics.jsonl").read_bytes()[: len(log)] == log  # nothing the second wrote
+    advnets("train", "--resume", run, "--train.max_steps", 4, "--no-progress")  # no stale lock
+    assert Run(run).latest_checkpoint() == Run(run).checkpoint_path(4)
+
+
+def test_the_lock_is_held_by_a_trainer_in_this_process_too(tmp_path):
+    from advnets.train import Trainer
+
+    root = train(tiny_config(train={"max_steps": 2}), tmp_path / "run", progress=False)
+    first = Trainer(tiny_config(train={"max_steps": 2}), root, resume=True, progress=False)
+    with pytest.raises(RunError, match=f"process {os.getpid()} is training it"):
+        Trainer(tiny_config(train={"max_steps": 2}), root, resume=True, progress=False)
+    first.run()  # trains to its end and lets go
+    Trainer(tiny_config(train={"max_steps": 2}), root, resume=True, progress=False).run()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -207,11 +208,30 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# A checkpoint without its manifest cannot be checked, so it is refused, unless this is set
+# (`advnets COMMAND --allow-unverified`): then it is read unchecked, with a warning naming it.
+allow_unverified = False
+
+
+class UnverifiedCheckpoint(UserWarning):
+    """A checkpoint read without the check of its manifest (allow_unverified)."""
+
+
 def verify(folder: Path) -> None:
     """Check each file's size and SHA-256 against the manifest (size first, so a huge file is not
-    read).
-    Checkpoints written before manifests existed have none and are read unchecked."""
+    read). A checkpoint without a manifest is refused unless `allow_unverified` is set."""
     if not (folder / MANIFEST).is_file():
+        if not allow_unverified:
+            raise CheckpointError(
+                f"{folder / MANIFEST} is missing, so the checkpoint's files cannot be checked "
+                "against what was written (a damaged or altered file would load as if whole); "
+                "advnets writes one with every checkpoint. To read this one unchecked, add "
+                "--allow-unverified (in Python: advnets.checkpoint.allow_unverified = True)"
+            )
+        warnings.warn(
+            f"{folder} has no {MANIFEST}: its files are read unchecked", UnverifiedCheckpoint,
+            stacklevel=2,
+        )  # fmt: skip
         return
     manifest = _read_json(folder / MANIFEST)
     files = manifest.get("files")
@@ -223,11 +243,11 @@ def verify(folder: Path) -> None:
         path, expected = folder / name, files[name]
         size = path.stat().st_size
         if size != expected.get("bytes"):
-            cut = (
-                " (truncated)"
-                if isinstance(expected.get("bytes"), int) and size < expected["bytes"]
-                else ""
-            )
+            written = expected.get("bytes")
+            cut = ""
+            if isinstance(written, int):  # a file cut short, or another file in its place
+                cut = " (shorter than written: cut short, or replaced)" if size < written else ""
+                cut = cut or " (longer than written: replaced)"
             raise CheckpointError(
                 f"{path} has {size} bytes, its manifest says {expected.get('bytes')}{cut}: "
                 "the checkpoint is damaged; resume from an earlier one in "

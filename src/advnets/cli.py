@@ -98,10 +98,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from advnets.train import loop
 
     if args.resume:
-        if args.preset or args.config:
+        if args.preset or args.config or args.data:
             raise cfgmod.ConfigError(
-                "--resume continues a run with its saved config: drop --preset/--config "
+                "--resume continues a run with its saved config: drop --preset/--config/--data "
                 "(fields such as --train.epochs may still be given)"
+            )
+        if args.out:
+            raise cfgmod.ConfigError(
+                f"--resume continues the run in its own folder, {args.resume}: drop --out (to "
+                "continue a copy elsewhere, copy the run folder first)"
             )
         if args.dry_run:
             from advnets.run import Run
@@ -133,11 +138,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from advnets.figures.plots import save_samples
-    from advnets.io import atomic_write_bytes
-    from advnets.sample import check_truncation, load_generator
+    from advnets.sample import check_picture_size, check_truncation, load_generator, write_npy
 
     if args.n < 1:
         raise cfgmod.ConfigError(f"-n {args.n}: the number of samples must be at least 1")
@@ -145,31 +147,22 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if not args.out and not args.npy:
         raise cfgmod.ConfigError("nothing to write: give --out FILE.png and/or --npy FILE.npy")
     trained = load_generator(args.path, average=not args.last_iterate)
-    samples = trained.sample(args.n, seed=args.seed, label=args.label, truncation=args.truncation)
+    if args.out:  # before anything is drawn or written
+        check_picture_size(args.n, images=bool(trained.image_shape))
     if args.npy:
-        arr = samples.numpy()
-        if trained.image_shape:
-            arr = arr.reshape(-1, *trained.image_shape)
-        buf = io.BytesIO()
-        np.save(buf, arr, allow_pickle=False)
-        atomic_write_bytes(args.npy, buf.getvalue())
-        print(f"wrote {args.npy}: {arr.shape} float32")
+        shape = write_npy(trained, args.npy, args.n, args.seed, args.label, args.truncation)
+        print(f"wrote {args.npy}: {shape} float32")
     if args.out:
+        samples = trained.sample(
+            args.n, seed=args.seed, label=args.label, truncation=args.truncation
+        )
         data = None
-        if (
-            not trained.image_shape
-        ):  # point data is drawn over points of its distribution (test split)
+        if not trained.image_shape:  # points are drawn over points of the data (test split)
             from advnets.data import load
 
             data = load(trained.config.data.source, "test", toy_size=trained.config.data.toy_size).x
-        save_samples(
-            samples,
-            trained.image_shape,
-            data,
-            args.out,
-            nrow=args.nrow,
-            title=f"step {trained.step}",
-        )
+        title = f"step {trained.step}"
+        save_samples(samples, trained.image_shape, data, args.out, nrow=args.nrow, title=title)
         of = "" if args.label is None else f" of class {args.label}"
         psi = "" if args.truncation == 1 else f", truncation {args.truncation:g}"
         print(
@@ -834,6 +827,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("presets", help="list the named presets")
     p.set_defaults(func=cmd_presets)
+    for name, command in sub.choices.items():
+        if name != "presets":
+            command.add_argument(
+                "--allow-unverified",
+                action="store_true",
+                help="read a checkpoint that has no manifest.json, unchecked (a warning names it)",
+            )
     return parser
 
 
@@ -850,28 +850,48 @@ def _reject_unknown(parser: argparse.ArgumentParser, unknown: list[str]) -> None
 def main(argv: list[str] | None = None) -> int:
     """Run one command. An `AdvnetsError` (something the user can mend) and an OSError (a full
     disk, a missing permission) print as one line; any other exception is a bug, and keeps its
-    traceback."""
-    from advnets.errors import AdvnetsError
-    from advnets.train.signals import Interrupted
+    traceback. Ctrl-C, even while advnets starts, ends it with the shell's status 130."""
+    import warnings
 
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
+    warnings.showwarning = _show_warning
     try:
-        if unknown:
-            _reject_unknown(parser, unknown)
-        return args.func(args)
-    except AdvnetsError as err:
-        print(f"advnets: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except OSError as err:
-        print(f"advnets: error: {err}", file=sys.stderr)
-        return 1
-    except Interrupted as err:
-        print(f"\nadvnets: {err}", file=sys.stderr)
-        return 128 + err.signum  # the shell's convention for a process ended by that signal
+        from advnets import checkpoint
+        from advnets.errors import AdvnetsError
+        from advnets.train.signals import Interrupted
+
+        parser = build_parser()
+        args, unknown = parser.parse_known_args(argv)
+        try:
+            if unknown:
+                _reject_unknown(parser, unknown)
+            checkpoint.allow_unverified = getattr(args, "allow_unverified", False)
+            return args.func(args)
+        except AdvnetsError as err:
+            print(f"advnets: error: {err}", file=sys.stderr)
+            return err.exit_code
+        except BrokenPipeError:
+            return _closed_pipe()
+        except OSError as err:
+            print(f"advnets: error: {err}", file=sys.stderr)
+            return 1
+        except Interrupted as err:
+            print(f"\nadvnets: {err}", file=sys.stderr)
+            return 128 + err.signum  # the shell's convention for a process ended by that signal
     except KeyboardInterrupt as err:
         print(f"\nadvnets: {err or 'interrupted'}", file=sys.stderr)
         return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"advnets: warning: {message}", file=sys.stderr)
+
+
+def _closed_pipe() -> int:
+    """The reader of the output went away (`advnets ... | head`): stop quietly, as Unix tools do.
+    Python would otherwise complain again when it flushes stdout at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE
 
 
 if __name__ == "__main__":

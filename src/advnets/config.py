@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import sys
 import types
 import typing
@@ -58,6 +60,8 @@ class DataConfig:
     resize: bool = True
     # auto: grayscale when every image's three channels are equal, else RGB.
     color: Literal["auto", "grayscale", "rgb"] = "auto"
+    # What a folder's transparent pixels show: white, black, or a colour #rrggbb.
+    background: str = "white"
     # Fetch missing IDX files from the public mirrors (checksummed).
     download: bool = True
     # Number of training points drawn from a toy distribution (its fixed training set).
@@ -419,12 +423,17 @@ def coerce(path: str, value: Any, tp: Any, *, from_text: bool) -> Any:
     if inner is float:
         if from_text and isinstance(value, str):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 fail()
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
             fail()
-        return float(value)
+        else:
+            number = float(value)
+        if not math.isfinite(number):  # NaN slips through every range check; inf is no rate
+            finite = "a finite number" + (" or none" if optional else "")
+            raise ConfigError(f"{path} = {value!r} is not valid: expected {finite}")
+        return number
     if inner is str:
         if not isinstance(value, str):
             fail()
@@ -482,6 +491,12 @@ PAPER_OBJECTIVES = ("non-saturating", "minimax", "feature-matching")
 def validate(config: Config) -> None:
     """Rules that involve more than one field."""
     t = config.train
+    background = config.data.background
+    if background not in ("white", "black") and not re.fullmatch(r"#[0-9a-fA-F]{6}", background):
+        raise ConfigError(
+            f"data.background = {background!r} is not valid: expected white, black or a "
+            "colour #rrggbb"
+        )
     if t.update == "simultaneous" and t.k != 1:
         raise ConfigError(
             f"train.k = {t.k} needs train.update = 'alternating': with 'simultaneous' updates both "
@@ -645,6 +660,18 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{path} = {widths} is not valid: every width must be >= 1")
 
 
+def check(config: Config, *, source: str = "config") -> None:
+    """ConfigError unless every field of `config` has its declared type and range and the rules
+    across fields hold: the checks of a config file, for a config built or edited in Python."""
+    secs = sections()
+    if not isinstance(config, Config):
+        raise ConfigError(f"{source}: expected an advnets Config, got {type(config).__name__}")
+    for name, cls in secs.items():
+        if not isinstance(getattr(config, name), cls):
+            raise ConfigError(f"{source}: [{name}] must be a {cls.__name__}")
+    apply(Config(), config.to_dict(), source=source)
+
+
 def from_dict(values: dict[str, Any], *, source: str = "config") -> Config:
     return apply(Config(), values, source=source)
 
@@ -665,9 +692,11 @@ def load_preset(name: str) -> Config:
 def load_toml(path: str | Path, base: Config | None = None) -> Config:
     path = Path(path)
     try:
-        values = tomllib.loads(path.read_text())
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not text (UTF-8): give a TOML file") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
     return apply(base or Config(), values, source=str(path))

@@ -9,12 +9,15 @@
     RUN/encoder/ classify/ inpaint/ theory/   what the section 7 and theory commands wrote
 
 A new run folder is made whole: built in a hidden staging folder beside it, then renamed into
-place, so a crash leaves no run folder or a complete one.
+place, so a crash leaves no run folder or a complete one. While a process trains a run it holds
+an OS lock on RUN/.lock (released by the system when the process ends, however it ends), so a
+second process asked to train the same run is refused, with the holder's process id.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -119,24 +122,94 @@ class Run:
 
     def refuse_if_used(self) -> None:
         """RunError unless `root` is absent or an empty folder (a new run starts there)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise RunError(f"{self.root} is a file, not a folder: choose another --out")
         if self.root.exists() and any(self.root.iterdir()):
-            raise RunError(
-                f"run folder {self.root} already exists and is not empty: continue it with "
-                f"'advnets train --resume {self.root}' or choose another --out"
+            hint = (
+                f"continue it with 'advnets train --resume {self.root}' or choose another --out"
+                if self.is_run()
+                else "it is not a run folder (no config.json): choose another --out"
             )
+            raise RunError(f"run folder {self.root} already exists and is not empty: {hint}")
 
-    def create(self, config: Config) -> None:
+    def create(self, config: Config) -> RunLock:
         """Make the run folder whole: config.json, an empty log and samples/, staged in a hidden
-        folder beside it and renamed into place (onto an empty folder, if the user made one)."""
+        folder beside it and renamed into place (onto an empty folder, if the user made one).
+        Returns its lock, taken before it appears: no other process can train it meanwhile."""
         self.refuse_if_used()
         self.root.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.root.parent / f".{self.root.name}.creating"
+        _remove_stale_staging(self.root)
+        staging = self.root.parent / f".{self.root.name}.creating-{os.getpid()}"
         if staging.exists():
             shutil.rmtree(staging)
         (staging / "samples").mkdir(parents=True)
+        lock = RunLock(staging / LOCK_FILE, self.root)
         atomic_write_text(staging / "config.json", json.dumps(config.to_dict(), indent=1))
         atomic_write_text(staging / "metrics.jsonl", "")
-        staging.rename(self.root)
+        try:
+            staging.rename(self.root)
+        except OSError:  # another process made it first
+            lock.release()
+            shutil.rmtree(staging, ignore_errors=True)
+            self.refuse_if_used()
+            raise
+        return lock
+
+    def lock(self) -> RunLock:
+        """Hold the run: RunError naming the process that holds it already."""
+        return RunLock(self.root / LOCK_FILE, self.root)
+
+
+LOCK_FILE = ".lock"
+
+
+class RunLock:
+    """An exclusive OS lock (flock) on a run's lock file, with the holder's pid written in it.
+    The system drops it when the process ends, so a killed run leaves no stale lock."""
+
+    def __init__(self, path: Path, root: Path):
+        self.fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, as before
+            return
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            self.release()
+            raise RunError(
+                f"run folder {root} is in use: process {holder} is training it. One process "
+                "trains a run at a time: wait for it to end, or stop it (its checkpoint is kept)"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the file releases the lock
+            self.fd = None
+
+    def __del__(self):
+        self.release()
+
+
+def _remove_stale_staging(root: Path) -> None:
+    """Staging folders of `root` left by processes that died while creating it."""
+    for staging in root.parent.glob(f".{root.name}.creating-*"):
+        pid = staging.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def open_checkpoint(path: str | Path) -> tuple[Run, Path]:

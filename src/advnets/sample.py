@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from advnets import checkpoint
@@ -19,6 +21,8 @@ from advnets.nn import (
     sample_noise,
 )
 from advnets.run import Run, run_of
+
+BLOCK = 10_000  # samples drawn from one random stream (see TrainedGenerator.sample_with_classes)
 
 
 @dataclass
@@ -66,6 +70,29 @@ class TrainedGenerator:
         return sample_classes(self.class_frequencies, n, generator=generator)
 
     @torch.no_grad()
+    def blocks(
+        self,
+        n: int,
+        seed: int = 0,
+        label: int | None = None,
+        batch: int = 10_000,
+        truncation: float = 1.0,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """The n samples of `sample_with_classes`, BLOCK at a time (bounded memory whatever n):
+        (samples [m, D] float32 on the CPU, their classes [m] or None)."""
+        check_truncation(truncation)
+        self.check_label(label)
+        g = self.config.generator
+        device = next(self.G.parameters()).device
+        for b, start in enumerate(range(0, n, BLOCK)):
+            m = min(BLOCK, n - start)
+            gen = torch.Generator().manual_seed(block_seed(seed, b))
+            z = sample_noise(g.prior, m, g.noise_dim, generator=gen) * truncation
+            c = self.classes(m, label, gen)
+            zs = z.split(batch)
+            cs = c.to(device).split(batch) if c is not None else [None] * len(zs)
+            yield torch.cat([self.G(zi.to(device), ci).cpu() for zi, ci in zip(zs, cs)]), c
+
     def sample_with_classes(
         self,
         n: int,
@@ -75,20 +102,17 @@ class TrainedGenerator:
         truncation: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """n samples [n, D] (float32, CPU) and the classes [n] they were asked for (None when the
-        model is unconditional). The same seed gives the same samples: the noise comes first from
-        the seeded generator, then the classes (all `label` when given, else drawn from p(c)).
-        `truncation` ψ < 1 feeds G the noise ψ·z (see `check_truncation`)."""
-        check_truncation(truncation)
-        gen = torch.Generator().manual_seed(seed)
-        g = self.config.generator
-        z = sample_noise(g.prior, n, g.noise_dim, generator=gen) * truncation
-        c = self.classes(n, label, gen)
-        device = next(self.G.parameters()).device
-        if not n:
-            return z.new_zeros(0, 0), c
-        zs = z.split(batch)
-        cs = c.to(device).split(batch) if c is not None else [None] * len(zs)
-        return torch.cat([self.G(zi.to(device), ci).cpu() for zi, ci in zip(zs, cs)]), c
+        model is unconditional). The same seed gives the same samples: block b of BLOCK samples
+        draws its noise, then its classes (all `label` when given, else drawn from p(c)), from
+        a random stream of its own (`block_seed`), so the first samples of a seed are the same
+        whatever n. `truncation` ψ < 1 feeds G the noise ψ·z (see `check_truncation`)."""
+        parts = list(self.blocks(n, seed, label, batch, truncation))
+        if not parts:
+            check_truncation(truncation)
+            c = self.classes(0, label)
+            return torch.zeros(0, 0), c
+        c = None if parts[0][1] is None else torch.cat([p[1] for p in parts])
+        return torch.cat([p[0] for p in parts]), c
 
     def sample(
         self,
@@ -100,6 +124,14 @@ class TrainedGenerator:
     ) -> torch.Tensor:
         """n samples [n, D] (float32, CPU); the same seed gives the same samples."""
         return self.sample_with_classes(n, seed, label, batch, truncation)[0]
+
+
+def block_seed(seed: int, block: int) -> int:
+    """The seed of block `block` of a sample seeded `seed`: the seed itself for the first BLOCK
+    samples, then NumPy's SeedSequence mix of (seed, block)."""
+    if block == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, block]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def check_truncation(psi: float) -> None:
@@ -191,3 +223,55 @@ def _discriminator_outputs(meta: dict, config: Config, state: dict[str, torch.Te
     return next(
         v.shape[0] for k, v in state.items() if k.startswith(f"net.{last}.") and v.ndim == 2
     )
+
+
+MAX_GRID_IMAGES = 10_000  # a PNG grid of more is no picture anyone looks at (100 x 100 images)
+MAX_PLOT_POINTS = 100_000  # likewise for a scatter plot of point samples
+
+
+def check_picture_size(n: int, images: bool) -> None:
+    limit = MAX_GRID_IMAGES if images else MAX_PLOT_POINTS
+    if n > limit:
+        what = "a PNG grid shows at most" if images else "a PNG plot shows at most"
+        raise ArgumentError(
+            f"-n {n} with --out: {what} {limit} samples; draw fewer, and write them all with "
+            "--npy (which streams, whatever -n)"
+        )
+
+
+def write_npy(
+    trained: TrainedGenerator,
+    path: str | Path,
+    n: int,
+    seed: int = 0,
+    label: int | None = None,
+    truncation: float = 1.0,
+) -> tuple[int, ...]:
+    """The n samples of `trained.sample(n, seed, label, truncation=...)` as a float32 .npy file
+    [n, D] (images: [n, H, W] or [n, C, H, W]), written a block at a time, so memory stays
+    bounded whatever n, and atomically: the file appears whole or not at all. Refused up front
+    if the disk has no room for it. Returns the array's shape."""
+    import shutil
+
+    from advnets.io import atomic_writer
+
+    check_truncation(truncation)
+    trained.check_label(label)
+    dim = trained.sample(1, seed=seed, label=label, truncation=truncation).shape[1]
+    shape = (n, *trained.image_shape) if trained.image_shape else (n, dim)
+    size = 4 * n * dim
+    target = Path(path)
+    folder = next(p for p in (target.parent, *target.parent.parents) if p.exists())
+    free = shutil.disk_usage(folder).free
+    if size > free:
+        raise ArgumentError(
+            f"-n {n}: {target} would take {size / 2**30:.1f} GiB and {folder} has "
+            f"{free / 2**30:.1f} GiB free"
+        )
+    with atomic_writer(target) as f:
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
+                  "shape": shape}  # fmt: skip
+        np.lib.format.write_array_header_1_0(f, header)
+        for x, _ in trained.blocks(n, seed, label, truncation=truncation):
+            f.write(x.numpy().astype("<f4", copy=False).tobytes())
+    return shape

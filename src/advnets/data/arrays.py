@@ -2,7 +2,15 @@
 only array) and optional integer class labels under `y`. Never unpickled (allow_pickle=False).
 
 Shapes: [N, H, W] grayscale images; [N, H, W, C] or [N, C, H, W] with C in {1, 3} images;
-[N, D] points. Images of dtype uint8 are divided by 255; float images must lie in [0, 1].
+[N, D] points.
+
+Values, by dtype, for images (the networks see pixels in [0, 1]):
+- uint8: divided by 255; uint16 (16-bit images): divided by 65,535;
+- any other integer dtype: read as 8-bit pixel values, so they must lie in 0..255 (then divided
+  by 255), else the file is refused with the range found;
+- floats: used as they are, so they must be finite and lie in [0, 1], else refused;
+- anything else (bool, complex, strings, objects): refused.
+Points are coordinates: any integer or float dtype, used as they are (as float32), and finite.
 """
 
 from __future__ import annotations
@@ -14,17 +22,30 @@ import torch
 
 from advnets.errors import DataError
 
+NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", (b"PK\x03\x04", b"PK\x05\x06")
+NEVER_PICKLED = (
+    "holds Python objects (pickled data), which advnets never loads: save a numeric array, "
+    "e.g. np.save(path, x.astype(np.uint8))"
+)
+
 
 def open_array(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """(the data array, the labels 'y' or None) of a .npy/.npz file, unchecked."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except ValueError as err:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read ({err.strerror})") from None
+    if not head.startswith((NPY_MAGIC, *ZIP_MAGIC)):
         raise DataError(
-            f"{path}: not loadable without unpickling ({err}); save plain numeric arrays, e.g. "
-            "np.save(path, x.astype(np.uint8))"
-        ) from None
-    except (OSError, EOFError) as err:
+            f"{path}: not a NumPy file: a .npy file begins with \\x93NUMPY and a .npz file is a "
+            f"zip archive; this one begins with {head!r}"
+        )
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except ValueError:
+        raise DataError(f"{path}: {NEVER_PICKLED}") from None
+    except (OSError, EOFError, KeyError) as err:
         raise DataError(f"{path}: not a readable .npy/.npz file ({err})") from None
     if isinstance(loaded, np.ndarray):
         return loaded, None
@@ -38,10 +59,35 @@ def open_array(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             raise DataError(f"{path}: holds arrays {names}; name the data 'x' (and labels 'y')")
         try:
             return loaded[key], (loaded["y"] if "y" in names else None)
-        except ValueError as err:
+        except ValueError:
+            raise DataError(f"{path}: array {key!r} {NEVER_PICKLED}") from None
+        except (OSError, EOFError, KeyError) as err:
+            raise DataError(f"{path}: array {key!r} is not readable ({err})") from None
+
+
+def pixels(path: Path, x: np.ndarray) -> np.ndarray:
+    """Image values [N, D] in [0, 1], float32, by the rules of the module's docstring."""
+    found = f"dtype {x.dtype}, values {x.min()} to {x.max()}"
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255.0)
+    if x.dtype == np.uint16:
+        return (x.astype(np.float64) / 65535.0).astype(np.float32)
+    if x.dtype.kind in "iu":
+        if x.min() < 0 or x.max() > 255:
             raise DataError(
-                f"{path}: array {key!r} is not loadable without unpickling ({err})"
-            ) from None
+                f"{path}: integer images are read as 8-bit pixel values 0..255 (uint16: "
+                f"0..65535), and these are not ({found}): store uint8 pixels, or floats in [0, 1]"
+            )
+        return x.astype(np.float32) / np.float32(255.0)
+    y = x.astype(np.float32)
+    if not np.isfinite(y).all():
+        raise DataError(f"{path}: the images hold NaN or infinite values ({found})")
+    if y.min() < 0.0 or y.max() > 1.0:
+        raise DataError(
+            f"{path}: float image values must lie in [0, 1] ({found}): store uint8 pixels or "
+            "divide by 255"
+        )
+    return y
 
 
 def read_array(path: str | Path):
@@ -50,7 +96,7 @@ def read_array(path: str | Path):
     if not path.is_file():
         raise DataError(f"data.path = {str(path)!r} is not a file: give a .npy or .npz array")
     arr, y = open_array(path)
-    if arr.dtype.kind not in "uif" or arr.ndim < 2 or arr.shape[0] == 0:
+    if arr.dtype.kind not in "uif" or arr.ndim < 2 or arr.size == 0:
         raise DataError(
             f"{path}: expected a non-empty numeric array [N, ...], found dtype {arr.dtype} "
             f"and shape {arr.shape}"
@@ -72,15 +118,14 @@ def read_array(path: str | Path):
         )
     x = np.ascontiguousarray(arr).reshape(len(arr), -1)
     if shape is not None:
-        if arr.dtype == np.uint8:
-            x = x.astype(np.float32) / np.float32(255.0)
-        elif arr.dtype.kind == "f" and (x.min() < 0.0 or x.max() > 1.0 or not np.isfinite(x).all()):
+        x = pixels(path, x)
+    else:
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, refused below
+            x = x.astype(np.float32)
+        if not np.isfinite(x).all():
             raise DataError(
-                f"{path}: image values must lie in [0, 1] (found {x.min()} to {x.max()}); store "
-                "uint8 pixels or divide by 255"
+                f"{path}: the points hold NaN or infinite values (in float32, dtype {arr.dtype})"
             )
-    elif not np.isfinite(x).all():
-        raise DataError(f"{path}: the array holds non-finite values")
     labels = None
     if y is not None:
         if y.dtype.kind not in "iu" or y.shape != (len(arr),) or (len(y) and y.min() < 0):
@@ -91,7 +136,7 @@ def read_array(path: str | Path):
             )
         labels = torch.from_numpy(y.astype(np.int64))
     return (
-        torch.from_numpy(x.astype(np.float32)),
+        torch.from_numpy(x),
         labels,
         (tuple(int(s) for s in shape) if shape else None),
     )

@@ -42,6 +42,11 @@ def defaults_for(path: str, *, with_model: bool) -> dict:
     from advnets.data.images import image_files
 
     p = Path(path).expanduser()
+    if not p.exists():
+        raise DataError(
+            f"--data {path}: no such file or folder; give a folder of images, a .npy/.npz "
+            "array, or CIFAR-10's folder of .bin files"
+        )
     batch = 64
     if p.is_dir() and (p / FILES["train"][0]).is_file():
         values, n, side, is_image = (

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,8 @@ class Dataset:
     # (height, width) for one-channel images, (channels, height, width) for colour ones (x holds
     # them channels first); None for points
     image_shape: tuple[int, ...] | None
+    # what was done to the data that its user should be told (transparent images composited, ...)
+    notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -124,7 +126,9 @@ def _load_cifar(split: str, data_dir, path) -> Dataset:
     return Dataset("cifar10", split, x, y, (3, 32, 32))
 
 
-def _load_user(source: str, split: str, path, image_size: int, color: str, resize: bool) -> Dataset:
+def _load_user(
+    source: str, split: str, path, image_size: int, color: str, resize: bool, background: str
+) -> Dataset:
     if split != "train":
         raise DataError(
             f"data.source = {source!r} is your own data, all of it the train split; there is no "
@@ -138,11 +142,12 @@ def _load_user(source: str, split: str, path, image_size: int, color: str, resiz
     if source == "images":
         from advnets.data.images import read_folder
 
-        x, y, shape, _ = read_folder(path, image_size, color, resize)
-    else:
-        from advnets.data.arrays import read_array
+        notes: list[str] = []
+        x, y, shape, _ = read_folder(path, image_size, color, resize, background, notes)
+        return Dataset(source, split, x, y, shape, notes)
+    from advnets.data.arrays import read_array
 
-        x, y, shape = read_array(path)
+    x, y, shape = read_array(path)
     return Dataset(source, split, x, y, shape)
 
 
@@ -158,10 +163,11 @@ def load(
     image_size: int = 32,
     color: str = "auto",
     resize: bool = True,
+    background: str = "white",
 ) -> Dataset:
     """Load one split of a source (see the module docstring for the splits). `path` is the user's
-    folder or array file (images, array) or CIFAR-10's folder; `image_size`, `color` and `resize`
-    shape a folder of images."""
+    folder or array file (images, array) or CIFAR-10's folder; `image_size`, `color`, `resize`
+    and `background` (of transparent images) shape a folder of images."""
     _check_split(source, split)
     if source in IDX_SOURCES:
         return _load_idx(source, split, data_dir, download_missing, progress)
@@ -170,7 +176,7 @@ def load(
     if source == "cifar10":
         return _load_cifar(split, data_dir, path)
     if source in USER_SOURCES:
-        return _load_user(source, split, path, image_size, color, resize)
+        return _load_user(source, split, path, image_size, color, resize, background)
     return _load_toy(source, split, toy_size)
 
 
@@ -189,4 +195,5 @@ def from_config(
         image_size=cfg.image_size,
         color=cfg.color,
         resize=cfg.resize,
+        background=cfg.background,
     )

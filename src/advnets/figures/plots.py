@@ -36,17 +36,20 @@ def save_curves(rows: list[dict], path: str | Path) -> None:
     grad = [r["g_grad_norm"] for r in rows if "g_grad_norm" in r]
     fig, axes = plt.subplots(3 if grad else 2, 1, figsize=(8, 8.5 if grad else 6), sharex=True)
     ax1, ax2 = axes[:2]
-    ax1.plot(step, [r["d_loss"] for r in rows], label="D loss")
-    ax1.plot(step, [r["g_loss"] for r in rows], label="G loss")
+    marker = "o" if len(rows) < 3 else None  # a line of one point would draw nothing
+    ax1.plot(step, [r["d_loss"] for r in rows], label="D loss", marker=marker)
+    ax1.plot(step, [r["g_loss"] for r in rows], label="G loss", marker=marker)
     ax1.set_ylabel("loss")
     ax1.legend()
-    ax2.plot(step, [r["d_real"] for r in rows], label="mean D(x)")
-    ax2.plot(step, [r["d_fake"] for r in rows], label="mean D(G(z))")
+    ax2.plot(step, [r["d_real"] for r in rows], label="mean D(x)", marker=marker)
+    ax2.plot(step, [r["d_fake"] for r in rows], label="mean D(G(z))", marker=marker)
     ax2.axhline(0.5, color="grey", lw=0.5, ls="--")
     ax2.set_ylim(0, 1)
     ax2.legend()
     if grad:
-        axes[2].plot([r["step"] for r in rows if "g_grad_norm" in r], grad, color="tab:purple")
+        axes[2].plot(
+            [r["step"] for r in rows if "g_grad_norm" in r], grad, color="tab:purple", marker=marker
+        )
         axes[2].set_ylabel("|grad of G's loss|")
         axes[2].set_yscale("log")
     axes[-1].set_xlabel("generator step")

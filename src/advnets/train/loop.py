@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class Trainer:
         progress: bool = True,
         train_data: Dataset | None = None,
     ):
+        cfgmod.check(config, source="the config to train")  # edited in Python, perhaps
         self.config, self.run_dir, self.folder = config, Path(run_dir), Run(run_dir)
         self._place(resume, progress)
         self._load_data(train_data)
@@ -78,16 +80,21 @@ class Trainer:
                 torch.manual_seed(distributed.rank_seed(t.seed, self.group.rank))
         self.autocast_dtype = PRECISIONS.get(t.precision)
         self.scaler = torch.amp.GradScaler(self.device.type) if t.precision == "fp16" else None
-        self.step, self.saved_step, self.skipped_updates = 0, -1, 0
+        self.step, self.saved_step, self.skipped_updates, self.grid_step = 0, -1, 0, -1
         # summed on the training device, read at log time only (no device sync per step)
         self.stat_sum = torch.zeros(len(STAT_NAMES), dtype=torch.float64, device=self.device)
         self.stat_count = 0
         self._grid_noise()
+        self.lock = None  # process 0 holds the run folder from here on
         if resume:
+            if self.group.main:
+                self.lock = self.folder.require("resume it").lock()
+                if self.folder.config() != config:  # fields that may change on resume
+                    self.folder.save_config(config)
             state.restore(self)
         else:
-            if self.group.main:
-                self.folder.create(config)  # refuses again: it may have appeared meanwhile
+            if self.group.main:  # refuses again: it may have appeared meanwhile
+                self.lock = self.folder.create(config)
             distributed.barrier(self.group)
         self.tensorboard = None
         if t.tensorboard and self.group.main:
@@ -129,6 +136,9 @@ class Trainer:
                 "or k"
             )
         self.x = self.data.x.to(self.device)
+        if self.group.main:
+            for note in self.data.notes:  # what was done to the data, said once
+                print(f"advnets: {note}", file=sys.stderr)
 
     def _classes_and_labels(self) -> Labelled | None:
         """The classes of a conditional game and the labelled images of a semi-supervised D
@@ -354,8 +364,10 @@ class Trainer:
         t = self.config.train
         total = self.total_steps()
         interval_start, interval_steps = time.perf_counter(), 0
+        # a progress bar on a terminal; elsewhere (a log file) a line per log interval
+        lines = self.progress and not sys.stderr.isatty()
         bar = tqdm(
-            total=total, initial=self.step, disable=not self.progress, unit="step",
+            total=total, initial=self.step, disable=not self.progress or lines, unit="step",
             dynamic_ncols=True, desc=f"epoch {self.epoch + 1}",
         )  # fmt: skip
         try:
@@ -369,6 +381,8 @@ class Trainer:
                         row = self._log(interval_steps / max(now - interval_start, 1e-9))
                         interval_start, interval_steps = now, 0
                         bar.set_postfix({k: f"{row[k]:.3f}" for k in STAT_NAMES[:4]})
+                        if lines:
+                            print(_log_line(row, total), file=sys.stderr, flush=True)
                     epoch_done = self.step % self.steps_per_epoch == 0
                     if epoch_done:
                         bar.set_description(f"epoch {min(self.epoch + 1, t.epochs)}")
@@ -386,6 +400,8 @@ class Trainer:
                 signum = stop.signum
             bar.close()
             self.save_checkpoint()
+            if self.group.main and self.grid_step != self.step:  # a stop between grids
+                self._sample_grid(self.folder.samples_dir / f"step-{self.step:08d}.png")
             if self.stat_count:  # the steps since the last full interval: the log reaches the end
                 self._log(
                     interval_steps / max(time.perf_counter() - interval_start, 1e-9), partial=True
@@ -416,8 +432,11 @@ class Trainer:
         state.save(self)
 
     def close(self, clean: bool = True) -> None:
-        """Under torchrun: drop the DDP wrappers, then end the process group advnets started.
-        The wrappers hold gloo's pending work; freed later, at exit, they abort the process."""
+        """Let go of the run folder; under torchrun, drop the DDP wrappers, then end the process
+        group advnets started (the wrappers hold gloo's pending work; freed later, at exit, they
+        would abort the process)."""
+        if self.lock is not None:
+            self.lock.release()
         if not self.group.enabled:
             return
         self.train_G, self.train_D, self.train_E = self.players.G, self.players.D, self.players.E
@@ -455,9 +474,10 @@ class Trainer:
             self.stat_count = 0
         return row
 
-    def _sample_grid(self) -> None:
-        png = self.folder.sample_grid_path(self.epoch)
+    def _sample_grid(self, png: Path | None = None) -> None:
+        png = png or self.folder.sample_grid_path(self.epoch)
         self.write_samples(png)
+        self.grid_step = self.step
         if self.tensorboard is not None:
             self.tensorboard.image("samples", png, self.step)
 
@@ -474,6 +494,14 @@ class Trainer:
         samples = G(self.grid_noise, self.grid_classes).cpu()
         G.train(was_training)
         save_samples(samples, self.data.image_shape, self.data.x, path, nrow=10, title=title)
+
+
+def _log_line(row: dict, total: int) -> str:
+    return (
+        f"step {row['step']}/{total} (epoch {row['epoch']:.2f}): D loss {row['d_loss']:.3f}, "
+        f"G loss {row['g_loss']:.3f}, D(x) {row['d_real']:.3f}, D(G(z)) {row['d_fake']:.3f}, "
+        f"{row['images_per_s']:.0f} images/s"
+    )
 
 
 @torch.no_grad()
@@ -512,6 +540,5 @@ def resume(
                 f"cannot change {', '.join(fixed)} when resuming: they change the training "
                 f"itself. Fields that may change: {', '.join(sorted(cfgmod.RESUMABLE_FIELDS))}"
             )
-        config = new
-        folder.save_config(config)
+        config = new  # saved by the Trainer, once it holds the run
     return Trainer(config, run_dir, resume=True, progress=progress).run()
