@@ -17,8 +17,12 @@ from helpers import advnets, tiny_config
 def test_a_new_run_folder_is_made_whole_and_a_used_one_refused(tmp_path):
     run = Run(tmp_path / "runs" / "r")
     config = tiny_config()
-    run.create(config)
-    assert sorted(p.name for p in run.root.iterdir()) == ["config.json", "metrics.jsonl", "samples"]
+    lock = run.create(config)
+    assert sorted(p.name for p in run.root.iterdir()) == [
+        ".lock", "config.json", "metrics.jsonl", "samples",
+    ]  # fmt: skip
+    assert (run.root / ".lock").read_text() == f"{os.getpid()}\n"
+    lock.release()
     assert run.config() == config
     assert not list(run.root.parent.glob(".*"))  # no staging folder left behind
     with pytest.raises(RunError, match="already exists and is not empty"):
@@ -62,7 +66,8 @@ def test_checkpoints_and_latest_from_a_run_or_a_checkpoint_folder(tmp_path):
         assert found.root == root and folder == latest
     first, folder = open_checkpoint(run.checkpoint_path(3))
     assert first.root == root and folder == run.checkpoint_path(3)
-    assert run.sample_grids() == []  # the first grid is drawn when the first epoch ends
+    # no epoch ended: the one grid is of the step the run stopped at
+    assert [p.name for p in run.sample_grids()] == ["step-00000006.png"]
 
 
 def test_a_run_is_trained_by_one_process_at_a_time(tmp_path):
@@ -73,7 +78,17 @@ def test_a_run_is_trained_by_one_process_at_a_time(tmp_path):
         "train", "--preset", "digits-quick", "--out", run, "--train.max_steps", 2, "--no-progress"
     )
     holder = subprocess.Popen(
-        [sys.executable, "-m", "advnets", "train", "--resume", str(run), "--no-progress"],
+        [
+            sys.executable,
+            "-m",
+            "advnets",
+            "train",
+            "--resume",
+            str(run),
+            "--no-progress",
+            "--train.max_steps",
+            "100000",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
