@@ -9,6 +9,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config):
+    """One torch thread per test process, and for the advnets commands the tests start:
+    pytest-xdist runs a worker per core, and a process using every core slows the others."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+
 def _data_root() -> Path | None:
     root = os.environ.get("ADVNETS_DATA")
     return Path(root) if root else None
@@ -66,6 +73,10 @@ LONGEST = (
     "test_torchrun_cli",
     "test_resume_mid_epoch",
     "test_api_examples_run",
+    "test_proposition1_and_theorem1",
+    "test_encoder_command_fits",
+    "test_report_command",
+    "test_sigterm_writes",
 )
 
 

@@ -243,3 +243,22 @@ def test_progress_to_a_file_is_a_line_per_log_interval_and_a_short_run_draws(tmp
     assert [r["step"] for r in rows] == [5, 10, 12] and rows[-1]["partial"]
     assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 12
     assert (run / "curves.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3, 0.8, 1.5, 2.5])
+def test_ctrl_c_at_any_moment_of_start_up_ends_without_a_traceback(tmp_path, delay):
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "advnets", "train", "--preset", "digits-quick", "--out",
+         str(tmp_path / "run"), "--train.max_steps", "3", "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode in (0, 130), err  # done before the signal came, or stopped by it
+    assert "Traceback" not in err, err
