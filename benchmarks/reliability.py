@@ -242,13 +242,20 @@ REFUSAL_TESTS = {  # (test file, test name prefix) -> the bad input it gives
         "test_refusals.py",
         "test_progress_to_a_file",
     ): "progress into a file; a run shorter than an epoch",
+    ("test_refusals.py", "test_ctrl_c_at_any_moment"): "Ctrl-C at 5 moments of start-up",
     ("test_errors.py", "test_abbreviated_flags"): "abbreviated flags (--train.epoch)",
+    ("test_properties.py", "test_config_values"): "random config values (Hypothesis, 60 each)",
+    ("test_properties.py", "test_float_fields"): "random float values (Hypothesis)",
+    ("test_properties.py", "test_toml_documents"): "random TOML documents (Hypothesis)",
+    ("test_properties.py", "test_arrays_load"): "random arrays: dtypes, shapes, NaN (Hypothesis)",
+    ("test_properties.py", "test_image_folders"): "random image folders in 9 modes (Hypothesis)",
+    ("test_properties.py", "test_a_config_file_that_is_not"): "a binary or repeated-table TOML",
     ("test_run.py", "test_a_run_is_trained_by_one_process"): "two processes on one run; SIGKILL",
     ("test_run.py", "test_the_lock_is_held"): "two Trainers on one run in one process",
 }
 
 
-def count_tests(file: str, cases: dict[str, str], exclude: str | None = None):
+def count_tests(file: str, kinds: dict[str, str], exclude: str | None = None):
     """Run the tests of `file` (pytest) and count tries and passes per kind of case."""
     import xml.etree.ElementTree as ET
 
@@ -274,7 +281,7 @@ def count_tests(file: str, cases: dict[str, str], exclude: str | None = None):
             for c in cases
         ]
     counts = []
-    for prefix, label in cases.items():
+    for prefix, label in kinds.items():
         mine = [ok for name, ok in outcomes if name.startswith(prefix)]
         counts.append((label, len(mine), sum(mine)))
     return counts

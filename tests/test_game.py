@@ -143,4 +143,5 @@ def test_penalties_on_d_input_gradient(penalty):
     d_paper = -(log_sigmoid(D(x)).mean() + log_sigmoid(-D(fake)).mean()) / 2
     # R1 is (gamma / 2) E||grad D(x)||^2 (Mescheder et al. 2018); WGAN-GP lambda E(||grad|| - 1)^2
     scale = 0.5 if penalty == "r1" else 1.0
-    assert math.isclose(float(loss.detach()), float(d_paper + weight * scale * extra), rel_tol=1e-5)
+    expected = (d_paper + weight * scale * extra).detach()
+    assert math.isclose(float(loss.detach()), float(expected), rel_tol=1e-5)

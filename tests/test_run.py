@@ -117,3 +117,16 @@ def test_the_lock_is_held_by_a_trainer_in_this_process_too(tmp_path):
         Trainer(tiny_config(train={"max_steps": 2}), root, resume=True, progress=False)
     first.run()  # trains to its end and lets go
     Trainer(tiny_config(train={"max_steps": 2}), root, resume=True, progress=False).run()
+
+
+def test_a_run_that_does_not_start_lets_go_of_its_folder(tmp_path):
+    from advnets.errors import CheckpointError
+    from advnets.train import Trainer
+
+    root = train(tiny_config(train={"max_steps": 2}), tmp_path / "run", progress=False)
+    state = Run(root).latest_checkpoint() / "state.json"
+    state.write_text(state.read_text() + " ")  # damaged: its manifest no longer matches
+    with pytest.raises(CheckpointError) as failed:
+        Trainer(tiny_config(train={"max_steps": 2}), root, resume=True, progress=False)
+    assert failed.value is not None  # the failed Trainer's frames are still referenced here
+    Run(root).lock().release()  # and yet the run is free

@@ -853,7 +853,7 @@ def main(argv: list[str] | None = None) -> int:
     traceback. Ctrl-C, even while advnets starts, ends it with the shell's status 130."""
     import warnings
 
-    warnings.showwarning = _show_warning
+    shown, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         from advnets import checkpoint
         from advnets.errors import AdvnetsError
@@ -865,7 +865,9 @@ def main(argv: list[str] | None = None) -> int:
             if unknown:
                 _reject_unknown(parser, unknown)
             checkpoint.allow_unverified = getattr(args, "allow_unverified", False)
-            return args.func(args)
+            status = args.func(args)
+            sys.stdout.flush()  # here, where a closed pipe is still ours to handle
+            return status
         except AdvnetsError as err:
             print(f"advnets: error: {err}", file=sys.stderr)
             return err.exit_code
@@ -880,6 +882,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         print(f"\nadvnets: {err or 'interrupted'}", file=sys.stderr)
         return 130
+    finally:  # as it was for whoever called main() in this process
+        warnings.showwarning = shown
+        if "advnets.checkpoint" in sys.modules:
+            sys.modules["advnets.checkpoint"].allow_unverified = False
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

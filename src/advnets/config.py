@@ -703,7 +703,13 @@ def load_toml(path: str | Path, base: Config | None = None) -> Config:
 
 
 def load_json(path: str | Path) -> Config:
-    return from_dict(json.loads(Path(path).read_text()), source=str(path))
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path} is not a readable JSON config ({err}): it is damaged") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path} holds a JSON {type(values).__name__}, not a config object")
+    return from_dict(values, source=str(path))
 
 
 def changed_fields(a: Config, b: Config) -> list[str]:

@@ -209,6 +209,25 @@ def _classifier_check(m: Measured) -> None:
         )
 
 
+def _pr_check(m: Measured) -> None:
+    _classifier_check(m)
+    k, fewest = m.protocol.pr_k, min(len(m.x), len(m.real))
+    if k >= fewest:
+        raise EvaluationError(
+            f"precision/recall with {k} neighbours needs more than {k} samples and data rows; "
+            f"there are {len(m.x)} and {len(m.real)}: lower --pr-k or raise --samples"
+        )
+
+
+def _score_check(m: Measured) -> None:
+    _classifier_check(m)
+    if m.protocol.score_splits > min(len(m.x), len(m.real)):
+        raise EvaluationError(
+            f"the classifier score in {m.protocol.score_splits} splits needs at least that many "
+            f"samples and data rows; there are {len(m.x)} and {len(m.real)}"
+        )
+
+
 def _classifier_features(m: Measured) -> dict:
     """The classifier's features and class probabilities of the samples and the real rows."""
     from advnets.metrics.classifier import load_classifier
@@ -433,14 +452,14 @@ METRICS: dict[str, Metric] = {
         "precision and recall of the classifier's features (k nearest neighbours)",
         _on_classifier(_pr),
         _pr_rows,
-        _classifier_check,
+        _pr_check,
         in_all=True,
     ),
     "score": Metric(
         "the classifier score (the Inception score with the shipped classifier)",
         _on_classifier(_score),
         _score_rows,
-        _classifier_check,
+        _score_check,
         in_all=True,
     ),
     "labels": Metric(

@@ -152,6 +152,11 @@ def inpainting_report(
         )
     if not trained.image_shape:
         raise NotApplicable(f"inpainting completes images; {source} holds points")
+    if len(trained.image_shape) != 2:
+        raise NotApplicable(
+            f"inpainting completes grey images for now; {source} has colour images "
+            f"{tuple(trained.image_shape)}"
+        )
     g = trained.config.generator
     visible = visible_mask(mask, trained.image_shape, len(images), seed)
     done = [

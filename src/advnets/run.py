@@ -2,7 +2,8 @@
 
     RUN/config.json        the resolved config (advnets.config), as trained
     RUN/metrics.jsonl      one JSON row of interval means per train.log_every steps
-    RUN/samples/           epoch-NNNN.png: the fixed noise batch through G, per train.sample_every
+    RUN/samples/           epoch-NNNN.png: the fixed noise batch through G, per train.sample_every;
+                           step-NNNNNNNN.png where a run stopped between two of those
     RUN/checkpoints/       step-NNNNNNNN/ folders (advnets.checkpoint) and `latest`, naming one
     RUN/evaluation.json    what `advnets evaluate` measured, by checkpoint
     RUN/figures/           what `advnets figure` drew
@@ -16,9 +17,12 @@ second process asked to train the same run is refused, with the holder's process
 
 from __future__ import annotations
 
+import errno
+import glob
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -142,14 +146,16 @@ class Run:
         staging = self.root.parent / f".{self.root.name}.creating-{os.getpid()}"
         if staging.exists():
             shutil.rmtree(staging)
-        (staging / "samples").mkdir(parents=True)
-        lock = RunLock(staging / LOCK_FILE, self.root)
-        atomic_write_text(staging / "config.json", json.dumps(config.to_dict(), indent=1))
-        atomic_write_text(staging / "metrics.jsonl", "")
+        lock = None
         try:
+            (staging / "samples").mkdir(parents=True)
+            lock = RunLock(staging / LOCK_FILE, self.root)
+            atomic_write_text(staging / "config.json", json.dumps(config.to_dict(), indent=1))
+            atomic_write_text(staging / "metrics.jsonl", "")
             staging.rename(self.root)
-        except OSError:  # another process made it first
-            lock.release()
+        except BaseException:  # a full disk, or another process made it first: nothing is left
+            if lock is not None:
+                lock.release()
             shutil.rmtree(staging, ignore_errors=True)
             self.refuse_if_used()
             raise
@@ -175,7 +181,15 @@ class RunLock:
             return
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except OSError as err:
+            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                # a file system without locks (NFS mounted nolock, some FUSE and SMB mounts)
+                warnings.warn(
+                    f"{path}: this file system cannot lock files ({err.strerror}), so nothing "
+                    "stops a second process from training this run",
+                    stacklevel=2,
+                )
+                return
             holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "unknown"
             self.release()
             raise RunError(
@@ -196,7 +210,7 @@ class RunLock:
 
 def _remove_stale_staging(root: Path) -> None:
     """Staging folders of `root` left by processes that died while creating it."""
-    for staging in root.parent.glob(f".{root.name}.creating-*"):
+    for staging in root.parent.glob(f".{glob.escape(root.name)}.creating-*"):
         pid = staging.name.rsplit("-", 1)[1]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(staging, ignore_errors=True)

@@ -104,8 +104,9 @@ class TrainedGenerator:
         """n samples [n, D] (float32, CPU) and the classes [n] they were asked for (None when the
         model is unconditional). The same seed gives the same samples: block b of BLOCK samples
         draws its noise, then its classes (all `label` when given, else drawn from p(c)), from
-        a random stream of its own (`block_seed`), so the first samples of a seed are the same
-        whatever n. `truncation` ψ < 1 feeds G the noise ψ·z (see `check_truncation`)."""
+        a random stream of its own (`block_seed`), so memory stays bounded and samples for
+        n <= BLOCK are those of the first block. `truncation` ψ < 1 feeds G the noise ψ·z (see
+        `check_truncation`)."""
         parts = list(self.blocks(n, seed, label, batch, truncation))
         if not parts:
             check_truncation(truncation)
@@ -131,7 +132,8 @@ def block_seed(seed: int, block: int) -> int:
     samples, then NumPy's SeedSequence mix of (seed, block)."""
     if block == 0:
         return seed
-    return int(np.random.SeedSequence([seed, block]).generate_state(1, np.uint64)[0] >> 1)
+    entropy = [seed % 2**64, block]  # SeedSequence takes non-negative integers
+    return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1)
 
 
 def check_truncation(psi: float) -> None:

@@ -43,8 +43,10 @@ def open_array(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         )
     try:
         loaded = np.load(path, allow_pickle=False)
-    except ValueError:
-        raise DataError(f"{path}: {NEVER_PICKLED}") from None
+    except ValueError as err:
+        if "pickle" in str(err).lower() or "object" in str(err).lower():
+            raise DataError(f"{path}: {NEVER_PICKLED}") from None
+        raise DataError(f"{path}: not a readable .npy/.npz file (damaged: {err})") from None
     except (OSError, EOFError, KeyError) as err:
         raise DataError(f"{path}: not a readable .npy/.npz file ({err})") from None
     if isinstance(loaded, np.ndarray):

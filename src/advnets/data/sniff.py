@@ -30,7 +30,7 @@ def _array_shape(path: Path) -> tuple[int, ...]:
     if path.suffix == ".npy":
         try:
             return np.load(path, mmap_mode="r", allow_pickle=False).shape
-        except ValueError:
+        except (ValueError, EOFError, OSError):
             pass  # not memory-mappable: read it whole, which reports what is wrong
     return open_array(path)[0].shape
 

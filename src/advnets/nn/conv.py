@@ -18,6 +18,8 @@ import itertools
 
 from torch import nn
 
+from advnets.errors import ConfigError
+
 
 def channels_and_size(image_shape: tuple[int, ...]) -> tuple[int, int, int]:
     """(channels, height, width) of an image shape (H, W) (one channel) or (C, H, W)."""
@@ -36,7 +38,7 @@ def start_size(image_shape: tuple[int, ...], stages: int, role: str) -> tuple[in
             if fits
             else "this image size cannot be halved"
         )
-        raise ValueError(
+        raise ConfigError(
             f"{role}.hidden = {stages} widths halve the image side {stages} times, and {h} x {w} "
             "is not "
             f"a multiple of {s} x {s}: {hint}"

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from advnets.config import Config, GeneratorConfig
+from advnets.errors import ConfigError
 from advnets.nn import conv
 from advnets.nn.layers import Maxout, init_uniform_
 
@@ -241,7 +242,7 @@ class GaussianNoise(nn.Module):
 
 def _image_shape(image_shape, dim: int, role: str) -> tuple[int, ...]:
     if not image_shape:
-        raise ValueError(
+        raise ConfigError(
             f"{role}.kind = 'dcgan' needs image data; this data set is points of dimension {dim}: "
             "use kind = 'mlp'"
         )

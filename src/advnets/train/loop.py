@@ -86,21 +86,30 @@ class Trainer:
         self.stat_count = 0
         self._grid_noise()
         self.lock = None  # process 0 holds the run folder from here on
+        try:
+            self._take_the_run_folder(resume)
+            self.tensorboard = None
+            if t.tensorboard and self.group.main:
+                from advnets.train.tensorboard import TensorBoardLog
+
+                self.tensorboard = TensorBoardLog(self.run_dir, self.step)
+        except BaseException:  # a run that does not start lets go of its folder at once
+            if self.lock is not None:
+                self.lock.release()
+            raise
+
+    def _take_the_run_folder(self, resume: bool) -> None:
+        """Lock the run (process 0) and put it where its checkpoint left it, or make it new."""
         if resume:
             if self.group.main:
                 self.lock = self.folder.require("resume it").lock()
-                if self.folder.config() != config:  # fields that may change on resume
-                    self.folder.save_config(config)
+                if self.folder.config() != self.config:  # fields that may change on resume
+                    self.folder.save_config(self.config)
             state.restore(self)
         else:
             if self.group.main:  # refuses again: it may have appeared meanwhile
-                self.lock = self.folder.create(config)
+                self.lock = self.folder.create(self.config)
             distributed.barrier(self.group)
-        self.tensorboard = None
-        if t.tensorboard and self.group.main:
-            from advnets.train.tensorboard import TensorBoardLog
-
-            self.tensorboard = TensorBoardLog(self.run_dir, self.step)
 
     def _place(self, resume: bool, progress: bool) -> None:
         """Where this process trains (its device, and its place among torchrun's processes),
@@ -363,6 +372,7 @@ class Trainer:
         """Train to the configured end (or until SIGINT/SIGTERM); returns the run folder."""
         t = self.config.train
         total = self.total_steps()
+        first = self.step
         interval_start, interval_steps = time.perf_counter(), 0
         # a progress bar on a terminal; elsewhere (a log file) a line per log interval
         lines = self.progress and not sys.stderr.isatty()
@@ -400,7 +410,8 @@ class Trainer:
                 signum = stop.signum
             bar.close()
             self.save_checkpoint()
-            if self.group.main and self.grid_step != self.step:  # a stop between grids
+            if self.group.main and self.step > first and self.grid_step != self.step:
+                # a stop between grids: the samples of the step it stopped at
                 self._sample_grid(self.folder.samples_dir / f"step-{self.step:08d}.png")
             if self.stat_count:  # the steps since the last full interval: the log reaches the end
                 self._log(
