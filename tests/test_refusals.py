@@ -244,7 +244,7 @@ def test_progress_to_a_file_is_a_line_per_log_interval_and_a_short_run_draws(tmp
     assert (run / "curves.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.3, 0.8, 1.5, 2.5])
+@pytest.mark.parametrize("delay", [0.05, 0.8, 2.5])
 def test_ctrl_c_at_any_moment_of_start_up_ends_without_a_traceback(tmp_path, delay):
     import signal
     import time
