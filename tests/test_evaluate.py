@@ -277,3 +277,16 @@ def test_truncation_of_the_reference_rows_is_refused():
             source="digits",
             progress=False,
         )
+
+
+def test_a_damaged_evaluation_record_is_kept_aside_not_lost(tmp_path):
+    from advnets.evaluate import Evaluation, record
+
+    target = tmp_path / "evaluation.json"
+    target.write_text('{"step-00000010": {"metrics": ')  # cut short mid-write by another tool
+    result = Evaluation({"run": "r"}, {"samples": 2}, {"parzen": {"mean": 1.0}})
+    with pytest.warns(UserWarning, match="moved to evaluation.json.damaged-"):
+        record(target, result, key="step-00000020")
+    (aside,) = tmp_path.glob("evaluation.json.damaged-*")
+    assert aside.read_text() == '{"step-00000010": {"metrics": '
+    assert json.loads(target.read_text())["step-00000020"]["metrics"] == {"parzen": {"mean": 1.0}}

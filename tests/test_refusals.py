@@ -274,3 +274,13 @@ def test_a_damaged_config_json_is_named(tiny_run, tmp_path):
         proc = advnets(*command, check=False)
         assert proc.returncode == 2 and "config.json is not a readable JSON config" in proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_a_failed_atomic_write_leaves_no_folder_behind(tmp_path):
+    from advnets.io import atomic_writer
+
+    target = tmp_path / "new" / "deeper" / "out.npy"
+    with pytest.raises(RuntimeError, match="interrupted"), atomic_writer(target) as f:
+        f.write(b"half")
+        raise RuntimeError("interrupted mid-write")
+    assert list(tmp_path.iterdir()) == []

@@ -642,9 +642,20 @@ def record(target: Path, result: Evaluation, key: str) -> Path:
     book = {}
     if target.is_file():
         try:
-            book = json.loads(target.read_text())
-        except json.JSONDecodeError:
-            book = {}  # a damaged file is replaced rather than blocking every later evaluation
+            book = json.loads(target.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            book = None
+        if not isinstance(book, dict):  # damaged: kept aside, so no earlier record is lost
+            import warnings
+
+            aside = target.with_name(f"{target.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            target.rename(aside)
+            warnings.warn(
+                f"{target} was not a JSON object of records: moved to {aside.name}, and a new "
+                "record begun",
+                stacklevel=2,
+            )
+            book = {}
     entry = book.get(key, {})
     same_protocol = entry.get("protocol") == result.protocol
     metrics = {**(entry.get("metrics", {}) if same_protocol else {}), **result.metrics}

@@ -42,6 +42,7 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """A binary file to write `path` through, piece by piece: written beside it, fsynced and
     renamed onto it when the block ends, removed if the block raises."""
     path = Path(path)
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -53,6 +54,11 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        for folder in made:  # the folders made for it, innermost first, if still empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
     fsync_dir(path.parent)
 

@@ -69,7 +69,10 @@ def open_array(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 def pixels(path: Path, x: np.ndarray) -> np.ndarray:
     """Image values [N, D] in [0, 1], float32, by the rules of the module's docstring."""
-    found = f"dtype {x.dtype}, values {x.min()} to {x.max()}"
+
+    def found() -> str:
+        return f"dtype {x.dtype}, values {x.min()} to {x.max()}"
+
     if x.dtype == np.uint8:
         return x.astype(np.float32) / np.float32(255.0)
     if x.dtype == np.uint16:
@@ -78,15 +81,15 @@ def pixels(path: Path, x: np.ndarray) -> np.ndarray:
         if x.min() < 0 or x.max() > 255:
             raise DataError(
                 f"{path}: integer images are read as 8-bit pixel values 0..255 (uint16: "
-                f"0..65535), and these are not ({found}): store uint8 pixels, or floats in [0, 1]"
+                f"0..65535), and these are not ({found()}): store uint8 pixels, or floats in [0, 1]"
             )
         return x.astype(np.float32) / np.float32(255.0)
     y = x.astype(np.float32)
     if not np.isfinite(y).all():
-        raise DataError(f"{path}: the images hold NaN or infinite values ({found})")
+        raise DataError(f"{path}: the images hold NaN or infinite values ({found()})")
     if y.min() < 0.0 or y.max() > 1.0:
         raise DataError(
-            f"{path}: float image values must lie in [0, 1] ({found}): store uint8 pixels or "
+            f"{path}: float image values must lie in [0, 1] ({found()}): store uint8 pixels or "
             "divide by 255"
         )
     return y

@@ -7,6 +7,7 @@ process takes part in a save (random states are gathered, log sums averaged) and
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import torch
@@ -96,8 +97,10 @@ def restore(trainer: Trainer) -> None:
     t.folder.require("resume it")
     try:
         folder = t.folder.latest_checkpoint()
-    except CheckpointNotFound:
+    except CheckpointNotFound as err:
         folder = None
+        if t.folder.checkpoints_dir.exists():  # checkpoints were begun, and none is complete
+            warnings.warn(f"{err}: the run starts again from step 0", stacklevel=2)
     if folder is not None:
         weights, tensors, meta = checkpoint.load(folder)
         modules = weight_modules(t)
