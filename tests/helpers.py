@@ -38,6 +38,14 @@ def own_copy(run: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(run, tmp_path / run.name))
 
 
+# tiny_config's data and networks, as the command line's flags
+TINY_FLAGS = ["--data.source", "digits", "--generator.noise_dim", "8",
+              "--generator.hidden", "32,32", "--discriminator.hidden", "16,16",
+              "--discriminator.pieces", "2"]  # fmt: skip
+# with the batch and log interval the command-line tests of training use
+TINY = [*TINY_FLAGS, "--train.batch_size", "100", "--train.log_every", "4", "--no-progress"]
+
+
 def tiny_config(**sections) -> cfgmod.Config:
     values = {
         "data": {"source": "digits"},

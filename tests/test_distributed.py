@@ -12,26 +12,9 @@ import torch
 from safetensors.torch import load_file
 
 from advnets import checkpoint
-from helpers import advnets, tiny_config
+from helpers import TINY, advnets, tiny_config
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
-TINY = [
-    "--data.source",
-    "digits",
-    "--generator.noise_dim",
-    "8",
-    "--generator.hidden",
-    "32,32",
-    "--discriminator.hidden",
-    "16,16",
-    "--discriminator.pieces",
-    "2",
-    "--train.batch_size",
-    "100",
-    "--train.log_every",
-    "4",
-    "--no-progress",
-]
 
 
 def torchrun(*args, nproc=2, check=True):

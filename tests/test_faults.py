@@ -19,7 +19,7 @@ import torch
 from advnets import checkpoint
 from advnets.errors import NonFiniteError
 from advnets.train import Trainer, epoch_permutation
-from helpers import advnets, interrupt_training, tiny_config
+from helpers import TINY_FLAGS, advnets, interrupt_training, tiny_config
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import reliability
@@ -187,16 +187,7 @@ def finished_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("hostile") / "run"
     advnets(
         "train",
-        "--data.source",
-        "digits",
-        "--generator.noise_dim",
-        "8",
-        "--generator.hidden",
-        "32,32",
-        "--discriminator.hidden",
-        "16,16",
-        "--discriminator.pieces",
-        "2",
+        *TINY_FLAGS,
         "--train.max_steps",
         "5",
         "--no-progress",

@@ -9,25 +9,8 @@ from safetensors.torch import load_file
 
 from advnets import checkpoint
 from advnets.sample import load_generator
-from helpers import advnets, interrupt_training
+from helpers import TINY, advnets, interrupt_training
 
-TINY = [
-    "--data.source",
-    "digits",
-    "--generator.noise_dim",
-    "8",
-    "--generator.hidden",
-    "32,32",
-    "--discriminator.hidden",
-    "16,16",
-    "--discriminator.pieces",
-    "2",
-    "--train.batch_size",
-    "100",
-    "--train.log_every",
-    "4",
-    "--no-progress",
-]
 VARIANTS = {
     # the reference setting: simultaneous updates, SGD with the momentum ramp and lr decay,
     # uniform noise
