@@ -879,8 +879,8 @@ def main(argv: list[str] | None = None) -> int:
         except Interrupted as err:
             print(f"\nadvnets: {err}", file=sys.stderr)
             return 128 + err.signum  # the shell's convention for a process ended by that signal
-    except KeyboardInterrupt as err:
-        print(f"\nadvnets: {err or 'interrupted'}", file=sys.stderr)
+    except KeyboardInterrupt as err:  # a bare Ctrl-C has no message
+        print(f"\nadvnets: {str(err) or 'interrupted'}", file=sys.stderr)
         return 130
     finally:  # as it was for whoever called main() in this process
         warnings.showwarning = shown
