@@ -188,33 +188,17 @@ def test_not_a_run_is_explained(tmp_path):
     assert proc.returncode == 2 and "nothing to evaluate" in proc.stderr
 
 
-def test_inception_metrics_without_the_extra_say_what_to_install(digits_run, mnist_run, mnist_root):
-    try:
-        import torch_fidelity  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("torch-fidelity is installed here; its weights cannot be fetched offline")
+def test_inception_metrics_without_the_weights_say_where_to_get_them(
+    mnist_run, mnist_root, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("ADVNETS_INCEPTION_WEIGHTS", str(tmp_path / "missing.pt"))
     proc = advnets(
-        "evaluate",
-        mnist_run,
-        "--metric",
-        "inception-fid",
-        "--samples",
-        10,
-        "--split-rows",
-        10,
-        "--data-dir",
-        mnist_root,
-        "--no-progress",
-        "--no-write",
-        check=False,
-    )
-    assert (
-        proc.returncode == 1
-        and "advnets[inception]" in proc.stderr
-        and "Traceback" not in proc.stderr
-    )
+        "evaluate", mnist_run, "--metric", "inception-fid", "--samples", 10, "--split-rows", 10,
+        "--data-dir", mnist_root, "--no-progress", "--no-write", check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "missing.pt" in proc.stderr and "does not exist" in proc.stderr
+    assert "SHA-256" in proc.stderr
 
 
 def test_shipped_fashion_classifier_is_accurate():

@@ -56,8 +56,11 @@ VARIANTS = {
     # BiGAN: E trained beside G, D judging (x, E(x)) against (G(z), z)
     "bigan": ["--encoder.kind", "bigan", "--encoder.hidden", "16", "--train.update", "alternating"],
     # convolutional G (batch norm: running statistics) and D (spectral norm: power-iteration
-    # vectors), the hinge objective, R1, and an average set by its half-life
-    "dcgan-hinge-r1": [
+    # vectors), the hinge objective, R1, an average set by its half-life, and DiffAugment, whose
+    # transforms come from the random generator the checkpoint saves
+    "dcgan-hinge-r1-diffaugment": [
+        "--augment.policy",
+        "color,translation,cutout",
         "--generator.kind",
         "dcgan",
         "--generator.hidden",

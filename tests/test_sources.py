@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,3 +102,59 @@ def test_fashion_mnist_from_debian_folder(tmp_path):
         torch.bincount(test.y), torch.full((10,), 1000)
     )  # Fashion-MNIST's balanced test set
     assert not (tmp_path / "empty").exists()
+
+
+@pytest.fixture(scope="module")
+def twemoji_root():
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("ADVNETS_DATA")
+    if not root or not (Path(root) / "twemoji").is_dir():
+        pytest.skip("no twemoji folder under ADVNETS_DATA")
+    return Path(root)
+
+
+def test_twemoji_splits_are_fixed_disjoint_and_cover_the_set(twemoji_root):
+    from advnets.data import twemoji
+
+    files = twemoji.locate(twemoji_root / "twemoji")
+    splits = {s: load("twemoji", s, twemoji_root, image_size=8) for s in ("train", "valid", "test")}
+    assert {s: len(d) for s, d in splits.items()} == {"train": 2649, "valid": 190, "test": 947}
+    assert all(d.image_shape == (3, 8, 8) and d.x.shape[1] == 192 for d in splits.values())
+    # the rule, read off the sorted names: every fourth file a test image, starting at the first
+    names = [p.name for p in files]
+    assert names == sorted(names) and len(set(names)) == 3786
+    test_names = [n for i, n in enumerate(names) if i % 4 == 0]
+    assert len(test_names) == 947 and test_names[0] == "0023-fe0f-20e3.png"
+    everything = torch.cat([d.x for d in splits.values()])
+    assert torch.unique(everything, dim=0).shape[0] > 3700  # few exact duplicates at 8 x 8
+
+
+def test_twemoji_transparent_pixels_show_the_background(twemoji_root):
+    white = load("twemoji", "valid", twemoji_root, image_size=16)
+    black = load("twemoji", "valid", twemoji_root, image_size=16, background="black")
+    assert white.notes and "white" in white.notes[0]
+    # most emoji leave their corners transparent (flags do not): white there on white, black on
+    # black, the same images either way
+    on_white = (white.x.reshape(-1, 3, 16, 16)[:, :, 0, 0] == 1).all(1)
+    on_black = (black.x.reshape(-1, 3, 16, 16)[:, :, 0, 0] == 0).all(1)
+    assert (on_white & on_black).float().mean() > 0.6
+    assert white.x.mean() > black.x.mean() + 0.2
+
+
+def test_a_different_twemoji_folder_is_refused(twemoji_root, tmp_path):
+    import shutil
+
+    from advnets.errors import DataError, DataNotFoundError
+
+    with pytest.raises(DataNotFoundError, match="emoji-datasource-twitter"):
+        load("twemoji", "test", tmp_path)
+    copy = Path(shutil.copytree(twemoji_root / "twemoji", tmp_path / "twemoji"))
+    (copy / "1f600.png").chmod(0o644)
+    (copy / "1f600.png").write_bytes((copy / "1f601.png").read_bytes())  # one face swapped
+    with pytest.raises(DataError, match="checksum"):
+        load("twemoji", "test", tmp_path)
+    (copy / "1f600.png").unlink()
+    with pytest.raises(DataError, match="3785 PNG files"):
+        load("twemoji", "test", tmp_path)

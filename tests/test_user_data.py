@@ -148,6 +148,23 @@ def test_train_data_folder_just_works(tmp_path):
     assert trained.image_shape == (3, 32, 32) and trained.config.generator.kind == "dcgan"
     assert trained.sample(3, seed=0).shape == (3, 3 * 32 * 32)
     assert (out / "samples" / "epoch-0002.png").is_file()
+    # evaluated against the folder itself, the run's own data: there is no test split
+    from advnets.errors import DataError
+    from advnets.evaluate import Protocol, evaluate
+    from advnets.metrics.inception import InceptionUnavailable, locate_weights
+
+    with pytest.raises(DataError, match="--split train"):
+        evaluate(out, "inception-fid", Protocol(samples=4), progress=False, write=False)
+    try:
+        locate_weights()
+    except InceptionUnavailable:
+        return
+    with pytest.warns(UserWarning, match="below 2048"):
+        result = evaluate(
+            out, "inception-fid", Protocol(samples=4, split="train", split_rows=4),
+            progress=False, write=False,
+        )  # fmt: skip
+    assert result.subject["split"] == "train" and result.metrics["inception-fid"]["value"] > 0
 
 
 def test_train_data_bad_input_fails_before_the_run_folder(tmp_path):

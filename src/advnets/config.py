@@ -37,12 +37,13 @@ def _bounds(lo=None, hi=None, *, lo_open=False):
 @dataclass
 class DataConfig:
     # images: a folder of your images; array: a .npy/.npz file of yours; cifar10: CIFAR-10's
-    # binary files (advnets.data.sources).
+    # binary files; twemoji: 3,786 colour emoji (advnets.data.sources).
     source: Literal[
         "mnist",
         "fashion-mnist",
         "digits",
         "cifar10",
+        "twemoji",
         "gaussian-1d",
         "ring-2d",
         "grid-2d",
@@ -52,7 +53,7 @@ class DataConfig:
     # Folder holding the IDX files; else $ADVNETS_DATA, else the per-user cache folder.
     dir: str | None = None
     # The folder of images or the array file (images, array); CIFAR-10's folder of .bin files
-    # (else dir/cifar-10-batches-bin).
+    # (else dir/cifar-10-batches-bin); Twemoji's folder of PNGs (else dir/twemoji).
     path: str | None = None
     # A folder's images are resized (shorter side) and centre-cropped to image_size x image_size,
     # or with resize = false must already be that size.
@@ -138,6 +139,31 @@ class PenaltyConfig:
     gradient: float = field(default=0.0, metadata=_bounds(0.0))
     # gamma of R1's (gamma / 2) ||grad D(x)||^2 on real images
     r1: float = field(default=0.0, metadata=_bounds(0.0))
+
+
+AUGMENT_TRANSFORMS = ("color", "translation", "cutout")  # DiffAugment's, in the order applied
+
+
+def augment_policy(text: str) -> tuple[str, ...]:
+    """augment.policy as the transforms it names, in the order applied; () for 'none'."""
+    if text.strip() == "none":
+        return ()
+    names = [part.strip() for part in text.split(",")]
+    if not set(names) <= set(AUGMENT_TRANSFORMS) or len(set(names)) != len(names):
+        raise ConfigError(
+            f"augment.policy = {text!r} is not valid: give 'none', or transforms from "
+            f"{', '.join(AUGMENT_TRANSFORMS)} separated by commas, each once"
+        )
+    return tuple(n for n in AUGMENT_TRANSFORMS if n in names)
+
+
+@dataclass
+class AugmentConfig:
+    """Differentiable augmentation of every image D sees, real and generated, in D's updates and
+    G's (DiffAugment, Zhao et al. 2020; advnets.augment): for small data sets."""
+
+    # none, or transforms from color, translation, cutout separated by commas
+    policy: str = "none"
 
 
 @dataclass
@@ -274,6 +300,7 @@ class Config:
     semi: SemiConfig = field(default_factory=SemiConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -497,6 +524,17 @@ def validate(config: Config) -> None:
             f"data.background = {background!r} is not valid: expected white, black or a "
             "colour #rrggbb"
         )
+    if augment_policy(config.augment.policy):
+        if config.data.source in TOY_SOURCES:
+            raise ConfigError(
+                f"augment.policy = {config.augment.policy!r} transforms images, and data.source = "
+                f"{config.data.source!r} is points: use augment.policy = 'none'"
+            )
+        if config.encoder.kind != "none":
+            raise ConfigError(
+                "augment.policy transforms the images D judges, and a BiGAN D judges (x, z) "
+                "pairs whose code belongs to the untransformed x: use augment.policy = 'none'"
+            )
     if t.update == "simultaneous" and t.k != 1:
         raise ConfigError(
             f"train.k = {t.k} needs train.update = 'alternating': with 'simultaneous' updates both "

@@ -106,7 +106,12 @@ class Measured:
     last_iterate: bool
     data_dir: str | None
     progress: bool
+    data_config: object | None = None  # the run's DataConfig (its folder, image size, ...)
     cache: dict = field(default_factory=dict)
+
+    def load(self, split: str):
+        """A split of the data the samples are compared with, shaped as the run's was."""
+        return load_split(self.source, self.data_config, split, self.data_dir, self.progress)
 
     def bar(self, total: int, desc: str):
         from tqdm.auto import tqdm
@@ -135,11 +140,10 @@ class Metric:
 
 
 def _parzen(m: Measured) -> dict:
-    from advnets.data import load
     from advnets.metrics.parzen import parzen_protocol
 
     p = m.protocol
-    valid = load(m.source, "valid", m.data_dir, progress=m.progress).x[: p.valid_rows]
+    valid = m.load("valid").x[: p.valid_rows]
     start = time.perf_counter()
     with m.bar(len(valid) + len(m.real), "parzen") as bar:
         res = parzen_protocol(
@@ -401,22 +405,82 @@ def _inception_check(m: Measured) -> None:
     from advnets.metrics.inception import check_available
 
     check_available(m.image_shape)
+    if "inception-pr" in m.names and m.protocol.pr_k >= min(len(m.x), len(m.real)):
+        raise EvaluationError(
+            f"precision/recall with {m.protocol.pr_k} neighbours needs more than that many "
+            f"samples and data rows; there are {len(m.x)} and {len(m.real)}: lower --pr-k or "
+            "raise --samples"
+        )
 
 
-def _inception(name: str) -> Callable[[Measured], dict]:
-    def compute(m: Measured) -> dict:
-        from advnets.metrics.inception import inception_metrics
+def _real_inception_features(m: Measured, weights_sha256: str) -> torch.Tensor:
+    """The compared rows' features, kept in the cache folder under a hash of the rows and the
+    weights: the same test images are compared with every run."""
+    import hashlib
 
-        def both():
-            wanted = [n for n in m.names if n in ("inception-fid", "inception-kid")]
-            start = time.perf_counter()
-            values = inception_metrics(
-                m.x, m.real, m.image_shape, wanted, m.protocol, progress=m.progress
+    from safetensors.torch import load, save
+
+    from advnets.data.download import cache_dir
+    from advnets.io import atomic_write_bytes
+    from advnets.metrics.inception import RESIZE, inception_features
+
+    key = hashlib.sha256(m.real.numpy().tobytes())
+    key.update(f"{m.image_shape} {weights_sha256} {RESIZE}".encode())
+    path = cache_dir() / "inception-features" / f"{key.hexdigest()}.safetensors"
+    if path.is_file():
+        try:
+            features = load(path.read_bytes())["features"]
+        except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed and replaced
+            features = None
+        if features is not None and features.shape == (len(m.real), 2048):
+            return features
+    with m.bar(len(m.real), "inception (data)") as bar:
+        features = inception_features(m.real, m.image_shape, progress=bar.update)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, save({"features": features.contiguous()}))
+    return features
+
+
+def _inception_features(m: Measured) -> dict:
+    """Inception-v3 features of the samples and of the compared rows (those from the cache)."""
+    from advnets.metrics.inception import FEW_SAMPLES, RESIZE, inception_features, load_network
+
+    def extract():
+        import warnings
+
+        if len(m.x) < FEW_SAMPLES:
+            warnings.warn(
+                f"Inception metrics of {len(m.x)} samples: below {FEW_SAMPLES} FID's bias "
+                "outweighs most differences; compare only numbers of the same sample counts",
+                stacklevel=2,
             )
-            return values, time.perf_counter() - start
+        start = time.perf_counter()
+        _, weights = load_network()
+        from advnets.metrics.inception import sha256_of
 
-        values, seconds = m.once("inception", both)
-        return {**values[name], "seconds": round(seconds, 2)}
+        digest = sha256_of(weights)
+        with m.bar(len(m.x), "inception") as bar:
+            feats_x = inception_features(m.x, m.image_shape, progress=bar.update)
+        feats_r = _real_inception_features(m, digest)
+        extractor = {
+            "extractor": "advnets Inception-v3 (the TensorFlow FID graph of 2015-12-05)",
+            "weights": str(weights),
+            "sha256": digest,
+            "preprocessing": RESIZE,
+        }
+        return {"x": feats_x, "real": feats_r, "extractor": extractor,
+                "seconds": time.perf_counter() - start}  # fmt: skip
+
+    return m.once("inception", extract)
+
+
+def _on_inception(values: Callable[[dict, Protocol], dict]) -> Callable[[Measured], dict]:
+    def compute(m: Measured) -> dict:
+        f = _inception_features(m)
+        start = time.perf_counter()
+        out = values(f, m.protocol)
+        seconds = f["seconds"] + time.perf_counter() - start
+        return {**out, **f["extractor"], "seconds": round(seconds, 2)}
 
     return compute
 
@@ -476,15 +540,21 @@ METRICS: dict[str, Metric] = {
         _classes_check,
     ),
     "inception-fid": Metric(
-        "FID of Inception-v3 features (the inception extra), images of any size",
-        _inception("inception-fid"),
-        _value_row("inception-fid", "Fréchet distance of features"),
+        "FID of Inception-v3 features (the inception extra), colour or grey images of any size",
+        _on_inception(_fid),
+        _value_row("inception-fid", "Fréchet distance of Inception-v3 features", 3),
         _inception_check,
     ),
     "inception-kid": Metric(
         "KID of Inception-v3 features (the inception extra)",
-        _inception("inception-kid"),
+        _on_inception(_kid),
         _kid_rows("inception-kid"),
+        _inception_check,
+    ),
+    "inception-pr": Metric(
+        "precision and recall of Inception-v3 features (k nearest neighbours)",
+        _on_inception(_pr),
+        _pr_rows,
         _inception_check,
     ),
 }
@@ -506,10 +576,21 @@ def parse_metrics(text: str | list[str]) -> list[str]:
     return [name for name in METRICS if name in names]
 
 
-def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progress, last_iterate):
-    """(samples [n, D], image_shape, data source, subject record)."""
-    from advnets.data import load
+def load_split(source: str, data_config, split: str, data_dir, progress: bool):
+    """One split of `source`, read as `data_config` (a run's DataConfig) says when given: a
+    folder's images at the run's size, Twemoji on the run's background."""
+    from advnets.data import from_config, load
 
+    if data_config is not None:
+        return from_config(data_config, split, data_dir, progress=progress)
+    return load(source, split, data_dir, progress=progress)
+
+
+def _samples(
+    path, source, data_config, protocol: Protocol, reference: bool, data_dir, progress,
+    last_iterate,
+):  # fmt: skip
+    """(samples [n, D], image_shape, data source, subject record)."""
     if reference:
         if protocol.truncation != 1:
             raise EvaluationError(
@@ -519,7 +600,7 @@ def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progre
             raise EvaluationError(
                 "--reference needs a data source: give a run folder or --data SOURCE"
             )
-        train = load(source, "train", data_dir, progress=progress)
+        train = load_split(source, data_config, "train", data_dir, progress)
         if len(train) < protocol.samples:
             raise EvaluationError(
                 f"{source} has {len(train)} training rows, fewer than samples = {protocol.samples}"
@@ -529,10 +610,6 @@ def _samples(path, source, protocol: Protocol, reference: bool, data_dir, progre
     from advnets.sample import load_generator
 
     trained = load_generator(path, average=not last_iterate)
-    if source is not None and source != trained.config.data.source:
-        raise EvaluationError(
-            f"the run was trained on {trained.config.data.source}, not {source}: drop --data"
-        )
     from tqdm.auto import tqdm
 
     with tqdm(total=protocol.samples, desc="sampling", disable=not progress, leave=False) as bar:
@@ -570,8 +647,6 @@ def evaluate(
     checkpoint's name (a reference evaluation of a run is filed under "reference"). A run that
     averages G's weights (config.average) is measured through that average, unless `last_iterate`.
     """
-    from advnets.data import load
-
     names = parse_metrics(metrics)
     protocol = protocol or Protocol()
     protocol.check()
@@ -579,18 +654,24 @@ def evaluate(
         raise EvaluationError(
             "nothing to evaluate: give a run folder (or --reference with --data SOURCE)"
         )
-    run = None
+    run, data_config = None, None
     if path is not None:
         from advnets import checkpoint
+        from advnets import config as cfgmod
         from advnets.run import open_checkpoint
 
         run, folder = open_checkpoint(path)
-        if reference and source is None:
-            source = checkpoint.read_state(folder)["config"]["data"]["source"]
+        data_config = cfgmod.from_dict(checkpoint.read_state(folder)["config"]).data
+        if source is None:
+            source = data_config.source
+        elif source != data_config.source:
+            raise EvaluationError(
+                f"the run was trained on {data_config.source}, not {source}: drop --data"
+            )
     x, image_shape, source, subject = _samples(
-        path, source, protocol, reference, data_dir, progress, last_iterate
+        path, source, data_config, protocol, reference, data_dir, progress, last_iterate
     )
-    data = load(source, protocol.split, data_dir, progress=progress)
+    data = load_split(source, data_config, protocol.split, data_dir, progress)
     stop = protocol.split_start + protocol.split_rows if protocol.split_rows else None
     real = data.x[protocol.split_start : stop]
     if len(real) < 2:
@@ -608,7 +689,7 @@ def evaluate(
     real_y = data.y[protocol.split_start : stop] if data.y is not None else None
     measured = Measured(
         x, real, real_y, image_shape, source, protocol, subject, names, reference, path,
-        last_iterate, data_dir, progress,
+        last_iterate, data_dir, progress, data_config,
     )  # fmt: skip
     for name in names:  # refuse what cannot be computed before spending time on the rest
         METRICS[name].check(measured)

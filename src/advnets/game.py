@@ -11,7 +11,9 @@ that the training steps read like Algorithm 1:
   log-sum-exp is the real-vs-generated logit, and a cross-entropy on a few labelled images;
 - BiGAN (encoder.kind = bigan): D judges pairs (x, E(x)) and (G(z), z); E plays beside G;
 - feature matching (train.objective): G matches D's mean features on real data;
-- penalties on D's input gradient (penalty.gradient, penalty.r1).
+- penalties on D's input gradient (penalty.gradient, penalty.r1);
+- differentiable augmentation (augment.policy): D sees every image through T(x), real or
+  generated, in both players' losses.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from advnets.config import Config
+from advnets.augment import DiffAugment
+from advnets.config import Config, augment_policy
 from advnets.losses import OBJECTIVES, feature_matching, semi_supervised_discriminator_loss
 from advnets.penalties import gradient_penalty, r1_penalty
 
@@ -48,16 +51,31 @@ class Game:
     """D's loss and G's loss for `config`. `D` is the discriminator itself; the losses that must
     flow through a distributed wrapper take the module to call as an argument."""
 
-    def __init__(self, config: Config, D: torch.nn.Module, labelled: Labelled | None = None):
+    def __init__(
+        self,
+        config: Config,
+        D: torch.nn.Module,
+        labelled: Labelled | None = None,
+        image_shape: tuple[int, ...] | None = None,
+    ):
         self.config, self.D, self.labelled = config, D, labelled
         self.objective = OBJECTIVES[config.train.objective]
         self.bigan = config.encoder.kind == "bigan"
         self.auxiliary_weight = config.condition.auxiliary_weight
+        policy = augment_policy(config.augment.policy)
+        if policy and image_shape is None:
+            raise ValueError("augment.policy transforms images: give the data's image_shape")
+        self.augment = DiffAugment(policy, image_shape) if policy else None
+
+    def seen(self, x: torch.Tensor) -> torch.Tensor:
+        """x as D sees it: through a fresh draw of the augmentation T, or as it is."""
+        return self.augment(x) if self.augment is not None else x
 
     # -- D's side -------------------------------------------------------------------------------
 
     def judge(self, D, x: torch.Tensor, c: torch.Tensor | None, pair: torch.Tensor | None):
         """D's verdict on x (with its class c, and the code z beside it when D judges pairs)."""
+        x = self.seen(x)
         if self.auxiliary_weight:
             out, classes = D(x, c, pair, with_classes=True)
         else:
@@ -78,7 +96,7 @@ class Game:
             lab = self.labelled
             rows = lab.index[torch.randint(len(lab.index), (len(x),), device=x.device)]
             loss = semi_supervised_discriminator_loss(
-                self.D(lab.x[rows]),
+                self.D(self.seen(lab.x[rows])),
                 lab.y[rows],
                 real.out,
                 fake.out,
@@ -94,7 +112,7 @@ class Game:
             return 0.0
 
         def critic(points: torch.Tensor) -> torch.Tensor:
-            out = self.D(points, c)
+            out = self.D(self.seen(points), c)
             return torch.logsumexp(out, 1) if self.labelled is not None else out
 
         total = 0.0
@@ -117,7 +135,9 @@ class Game:
         E beside G, E's loss too: E wants D to call (x, E(x)) generated, so its objective is G's
         applied to the flipped logit of the real pair."""
         if self.objective.generator is None:
-            loss = feature_matching(self.D.features(x), self.D.features(fake_x))
+            loss = feature_matching(
+                self.D.features(self.seen(x)), self.D.features(self.seen(fake_x))
+            )
         else:
             loss = self.objective.generator(fake.logits)
             if self.bigan:

@@ -82,6 +82,22 @@ def _read(
     return np.asarray(rgb.crop((left, top, left + size, top + size))), transparent
 
 
+def read_rgb(
+    files: list[Path], size: int, resize: bool, background: tuple[int, int, int]
+) -> tuple[np.ndarray, int]:
+    """The images as uint8 [N, size, size, 3], and how many had transparency."""
+    read = [_read(p, size, resize, background) for p in files]
+    return np.stack([image for image, _ in read]), sum(t for _, t in read)
+
+
+def as_rows(arr: np.ndarray) -> torch.Tensor:
+    """uint8 images [N, H, W, C] as rows [N, C*H*W] of float32 in [0, 1], channels first."""
+    x = torch.from_numpy(
+        np.ascontiguousarray(arr.transpose(0, 3, 1, 2)).astype(np.float32) / np.float32(255.0)
+    )
+    return x.clamp_(0.0, 1.0).reshape(len(arr), -1)
+
+
 def read_folder(
     root: str | Path,
     size: int,
@@ -99,10 +115,7 @@ def read_folder(
     files = image_files(root)
     if not files:
         raise DataError(f"{root}: no images found (looked recursively for {', '.join(EXTENSIONS)})")
-    rgb = background_rgb(background)
-    read = [_read(p, size, resize, rgb) for p in files]
-    arr = np.stack([image for image, _ in read])  # [N, size, size, 3] uint8
-    transparent = sum(t for _, t in read)
+    arr, transparent = read_rgb(files, size, resize, background_rgb(background))
     if transparent and notes is not None:
         notes.append(
             f"{transparent} of {len(files)} images in {root} have transparency: composited on "
@@ -120,10 +133,7 @@ def read_folder(
             ]
         else:
             arr = arr[..., :1]
-    x = torch.from_numpy(
-        np.ascontiguousarray(arr.transpose(0, 3, 1, 2)).astype(np.float32) / np.float32(255.0)
-    )
-    x = x.clamp_(0.0, 1.0).reshape(len(files), -1)
+    x = as_rows(arr)
     shape = (size, size) if gray else (3, size, size)
     parents = [p.relative_to(root).parts for p in files]
     labels, classes = None, None

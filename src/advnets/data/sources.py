@@ -8,6 +8,8 @@
   10,000 points each, each split drawn with its own fixed seed, so every run sees the same data.
 - ``cifar10``: CIFAR-10's binary files (advnets.data.cifar): train 40,000, valid 10,000, test
 10,000.
+- ``twemoji``: 3,786 colour emoji (advnets.data.twemoji): train 2,649, valid 190, test 947,
+  every fourth file in sorted order a test image.
 - ``images`` (a folder, advnets.data.images) and ``array`` (a .npy/.npz file, advnets.data.arrays):
   the user's own data, all of it the train split.
 """
@@ -30,7 +32,7 @@ from advnets.errors import DataError
 SPLITS = ("train", "valid", "test")
 IDX_SOURCES = ("mnist", "fashion-mnist")
 USER_SOURCES = ("images", "array")
-SOURCES = (*IDX_SOURCES, "digits", "cifar10", *TOYS, *USER_SOURCES)
+SOURCES = (*IDX_SOURCES, "digits", "cifar10", "twemoji", *TOYS, *USER_SOURCES)
 TOY_SPLIT_SEEDS = {"train": 1_000_001, "valid": 1_000_002, "test": 1_000_003}
 
 
@@ -126,13 +128,22 @@ def _load_cifar(split: str, data_dir, path) -> Dataset:
     return Dataset("cifar10", split, x, y, (3, 32, 32))
 
 
+def _load_twemoji(split: str, data_dir, path, image_size: int, background: str) -> Dataset:
+    from advnets.data import twemoji
+
+    root = Path(path) if path else download.data_root(data_dir) / twemoji.FOLDER
+    notes: list[str] = []
+    x, shape = twemoji.read_split(root, split, image_size, background, notes)
+    return Dataset("twemoji", split, x, None, shape, notes)
+
+
 def _load_user(
     source: str, split: str, path, image_size: int, color: str, resize: bool, background: str
 ) -> Dataset:
     if split != "train":
         raise DataError(
             f"data.source = {source!r} is your own data, all of it the train split; there is no "
-            f"{split!r} split to evaluate against"
+            f"{split!r} split: compare with the training images (advnets evaluate --split train)"
         )
     if not path:
         raise DataError(
@@ -166,8 +177,8 @@ def load(
     background: str = "white",
 ) -> Dataset:
     """Load one split of a source (see the module docstring for the splits). `path` is the user's
-    folder or array file (images, array) or CIFAR-10's folder; `image_size`, `color`, `resize`
-    and `background` (of transparent images) shape a folder of images."""
+    folder or array file (images, array), or CIFAR-10's or Twemoji's folder; `image_size`,
+    `color`, `resize` and `background` (of transparent images) shape a folder of images."""
     _check_split(source, split)
     if source in IDX_SOURCES:
         return _load_idx(source, split, data_dir, download_missing, progress)
@@ -175,6 +186,8 @@ def load(
         return _load_digits(split)
     if source == "cifar10":
         return _load_cifar(split, data_dir, path)
+    if source == "twemoji":
+        return _load_twemoji(split, data_dir, path, image_size, background)
     if source in USER_SOURCES:
         return _load_user(source, split, path, image_size, color, resize, background)
     return _load_toy(source, split, toy_size)

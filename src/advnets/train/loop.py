@@ -69,7 +69,7 @@ class Trainer:
         self.players = build_players(
             config, self.data, self.device, self.num_classes, self.d_outputs
         )
-        self.game = Game(config, self.players.D, labelled)
+        self.game = Game(config, self.players.D, labelled, self.data.image_shape)
         self.average = self._average_of(self.players.G, config.average.kind != "none")
         self.d_average = self._average_of(self.players.D, config.average.discriminator)
         # the modules whose forward passes feed their own player's update: DDP's under torchrun
