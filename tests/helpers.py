@@ -13,23 +13,56 @@ COMMAND_TIMEOUT_S = 600
 
 
 def advnets(
-    *args, check: bool = True, timeout: float = COMMAND_TIMEOUT_S
+    *args, check: bool = True, timeout: float = COMMAND_TIMEOUT_S, isolated: bool = False
 ) -> subprocess.CompletedProcess:
-    """Run `python -m advnets ARGS` (each argument through str) and return the finished process,
+    """Run the advnets command ARGS (each argument through str) and return the finished process,
     its output captured as text. With `check`, assert that it exited 0, showing its standard error
-    if not. A command still running after `timeout` seconds raises subprocess.TimeoutExpired."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "advnets", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    if not.
+
+    The command runs in this process, through `advnets.cli.main` as `python -m advnets` calls it:
+    starting Python and PyTorch again costs seconds a command, most of the suite's time. An
+    exception `main` lets through (a bug, which the real command shows as a traceback and exit
+    status 1) becomes exactly that. `isolated` runs `python -m advnets` in a process of its own
+    instead, for what only a process shows (its start-up, a closed pipe); a command still running
+    after `timeout` seconds then raises subprocess.TimeoutExpired."""
+    argv = list(map(str, args))
+    if isolated:
+        proc = subprocess.run(
+            [sys.executable, "-m", "advnets", *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    else:
+        proc = _in_process(argv)
     if check:
         assert proc.returncode == 0, (
-            f"advnets {' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stderr}"
+            f"advnets {' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}"
         )
     return proc
+
+
+def _in_process(argv: list[str]) -> subprocess.CompletedProcess:
+    import contextlib
+    import io
+    import traceback
+
+    from advnets.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(argv)
+        except SystemExit as stop:  # argparse's refusals and --help
+            code = stop.code
+            status = code if isinstance(code, int) else (0 if code is None else 1)
+        except Exception:  # noqa: BLE001 - what the real process would print and exit with
+            traceback.print_exc()
+            status = 1
+    return subprocess.CompletedProcess(
+        ["advnets", *argv], status or 0, out.getvalue(), err.getvalue()
+    )
 
 
 def own_copy(run: Path, tmp_path: Path) -> Path:

@@ -183,22 +183,18 @@ class _ImagesOfClass(torch.nn.Module):
         )
 
 
-def test_classes_metric_measures_agreement_and_per_class_fid(
-    mnist_root, conditional_run, monkeypatch
-):
+def test_classes_metric_measures_agreement_and_per_class_fid(mnist_root, tmp_path, monkeypatch):
     from advnets.data import load
 
     test = load("mnist", "test", mnist_root)
-    trained = load_generator(conditional_run)
-    monkeypatch.setattr(
-        "advnets.evaluate._samples",
-        lambda *a, **k: (
-            torch.zeros(2, 784),
-            (28, 28),
-            "mnist",
-            {"run": "r", "checkpoint": "c", "classes": 10},
-        ),
-    )
+    # a conditional MNIST run, whose G is then replaced by one that answers with test images
+    run = tmp_path / "run"
+    config = tiny_config(
+        data={"source": "mnist", "dir": str(mnist_root)}, condition={"kind": "concat"},
+        train={"max_steps": 1},
+    )  # fmt: skip
+    Trainer(config, run, progress=False).run()
+    trained = load_generator(run)
     results = {}
     for shift in (0, 1):
         fake = TrainedGenerator(
@@ -212,7 +208,7 @@ def test_classes_metric_measures_agreement_and_per_class_fid(
         )
         monkeypatch.setattr("advnets.sample.load_generator", lambda *a, fake=fake, **k: fake)
         results[shift] = evaluate(
-            conditional_run,
+            run,
             "classes",
             Protocol(samples=3000, split_rows=5000),
             data_dir=mnist_root,

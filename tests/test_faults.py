@@ -209,9 +209,8 @@ def refused(run: Path, *needles: str):
         ["sample", run, "-n", 4, "--npy", run.parent / "out.npy"],
         ["train", "--resume", run],
     ):
-        proc = advnets(
-            *args, timeout=60, check=False
-        )  # a hostile file must not hang either command
+        # in a process of its own, with a deadline: a hostile file must not hang either command
+        proc = advnets(*args, timeout=60, check=False, isolated=True)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
         for needle in needles:
             assert needle in proc.stderr, proc.stderr
