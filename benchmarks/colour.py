@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -50,7 +51,8 @@ METRICS = "inception-fid,inception-kid,inception-pr"
 
 
 def slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-").replace("--", "-")
+    """'untuned + DiffAugment' -> 'untuned-diffaugment'."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 def train(run: Path, flags: list[str], seed: int, wall: dict) -> None:
