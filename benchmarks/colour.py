@@ -5,8 +5,9 @@ split, beside the data's own row (training images against the same test images).
     python benchmarks/colour.py --seeds 0,1,2 --runs runs/colour \\
         --out benchmarks/results/colour.md --grids docs/images
 
-Each run trains on the 2,649 training images (data.source = twemoji) for as many steps as
-`advnets train --data FOLDER` gives a folder of that size (about 5,000 generator steps). A run
+Each run trains on the 2,649 training images (data.source = twemoji): the untuned rows for the
+5,000 generator steps `advnets train --data FOLDER` gave before tuning, the tuned ones for the
+10,000 it gives now. A run
 already trained in --runs is kept (an unfinished one is resumed), and an evaluation already
 recorded with the same protocol is reused, so the command can be stopped and started again.
 Wall times are of training alone, one process with the machine's threads. Needs the inception
@@ -26,28 +27,43 @@ import sys
 import time
 from pathlib import Path
 
+from advnets.data.sniff import IMAGE_STEPS
 from advnets.data.twemoji import LICENCE
 
-STEPS = 5_000  # as advnets.data.sniff.TARGET_STEPS
+STEPS = 5_000  # the length of a `--data` run of images before tuning
 TRAIN_IMAGES = 2_649
 BATCH = 64
 EPOCHS = math.ceil(STEPS / (TRAIN_IMAGES // BATCH))
+TUNED_EPOCHS = math.ceil(IMAGE_STEPS / (TRAIN_IMAGES // BATCH))  # what `--data` gives the set
 DIFFAUGMENT = ["--augment.policy", "color,translation,cutout"]
 # images-dcgan before tuning, field by field, so that the row stays what it was
 UNTUNED = [
     "--generator.hidden", "256,128,64", "--discriminator.hidden", "64,128,256",
     "--discriminator.batch_norm", "true", "--discriminator.spectral_norm", "false",
-    "--optim.lr", "0.0002", "--optim.lr_g", "0.0002", "--optim.beta1", "0.5",
-    "--optim.beta2", "0.999", "--train.objective", "non-saturating", "--train.batch_size", "64",
+    "--optim.lr", "0.0002", "--optim.beta1", "0.5", "--optim.beta2", "0.999",
+    "--train.objective", "non-saturating", "--train.batch_size", "64",
     "--average.half_life", "500", "--augment.policy", "none", "--train.epochs", str(EPOCHS),
 ]  # fmt: skip
 CONFIGS = {
     "untuned": UNTUNED,
     "untuned + DiffAugment": [*UNTUNED, *DIFFAUGMENT],
-    "tuned, no augmentation": ["--augment.policy", "none"],
-    "tuned (images-dcgan)": [],
+    # tried on the way to the tuned preset, and left: worse than untuned + DiffAugment
+    "DiffAugment, spectral-norm D, hinge": [
+        *UNTUNED,
+        *DIFFAUGMENT,
+        "--discriminator.batch_norm",
+        "false",
+        "--discriminator.spectral_norm",
+        "true",
+        "--train.objective",
+        "hinge",
+    ],
+    "tuned, no augmentation": ["--augment.policy", "none", "--train.epochs", str(TUNED_EPOCHS)],
+    "tuned (images-dcgan)": ["--train.epochs", str(TUNED_EPOCHS)],
 }
 METRICS = "inception-fid,inception-kid,inception-pr"
+NAMES = ("FID", "KID x 1000", "precision", "recall")
+DIGITS = {"FID": 1, "KID x 1000": 1, "precision": 3, "recall": 3}
 
 
 def slug(name: str) -> str:
@@ -68,24 +84,26 @@ def train(run: Path, flags: list[str], seed: int, wall: dict) -> None:
 
 
 def evaluated(run: Path | None, samples: int) -> dict:
+    """The evaluation record (subject, metrics) of a run's latest checkpoint, or of the data;
+    one already recorded with these metrics and sample count is reused."""
     from advnets.evaluate import Protocol, evaluate
 
     protocol = Protocol(samples=samples)
     if run is None:
-        return evaluate(None, METRICS, protocol, reference=True, source="twemoji").metrics
+        return evaluate(None, METRICS, protocol, reference=True, source="twemoji").to_dict()
     book = run / "evaluation.json"
     if book.is_file():
         from advnets.checkpoint import resolve
 
         entry = json.loads(book.read_text()).get(resolve(run).name, {})
-        if entry.get("protocol", {}).get("samples") == samples and set(METRICS.split(",")) <= set(
-            entry.get("metrics", {})
-        ):
-            return entry["metrics"]
-    return evaluate(run, METRICS, protocol).metrics
+        same = entry.get("protocol", {}).get("samples") == samples
+        if same and set(METRICS.split(",")) <= set(entry.get("metrics", {})):
+            return entry
+    return evaluate(run, METRICS, protocol).to_dict()
 
 
-def values(metrics: dict) -> dict[str, float]:
+def values(record: dict) -> dict[str, float]:
+    metrics = record["metrics"]
     return {
         "FID": metrics["inception-fid"]["value"],
         "KID x 1000": 1000 * metrics["inception-kid"]["value"],
@@ -98,6 +116,56 @@ def spread(xs: list[float], digits: int) -> str:
     if len(xs) == 1:
         return f"{xs[0]:.{digits}f}"
     return f"{statistics.mean(xs):.{digits}f} ± {statistics.stdev(xs):.{digits}f}"
+
+
+def grid(run: Path | None, path: Path) -> None:
+    """64 samples of the run (noise seed 0, not picked), or 64 test images."""
+    from advnets.figures.grid import save_grid
+
+    if run is None:
+        from advnets.data import load
+
+        x = load("twemoji", "test").x[:64]
+    else:
+        from advnets.sample import load_generator
+
+        x = load_generator(run).sample(64, seed=0)
+    save_grid(x.reshape(64, 3, 32, 32), path)
+
+
+def table(rows: dict[str, list[dict]], floor: dict, args) -> str:
+    cols = " | ".join(NAMES)
+    lines = [
+        "# Colour images: images-dcgan on Twemoji at 32 x 32",
+        "",
+        f"`python benchmarks/colour.py --seeds {args.seeds}`: {args.samples} samples (the first "
+        f"{args.samples} training images for the data's row) against the 947 Twemoji test images, "
+        "Inception-v3 features (advnets' network, the FID weights), precision/recall with k = 3, "
+        "each run through its average of G. The runs train on the 2,649 training images in "
+        f"batches of {BATCH}; wall time of training on {os.cpu_count()} cores. {LICENCE}.",
+        "",
+        f"| model | seeds | steps | {cols} | minutes |",
+        "|---|---|---|" + "---|" * (len(NAMES) + 1),
+        "| the data (training images) | - | - | "
+        + " | ".join(f"{floor[n]:.{DIGITS[n]}f}" for n in NAMES)
+        + " | - |",
+    ]
+    for name, results in rows.items():
+        cells = " | ".join(spread([r[n] for r in results], DIGITS[n]) for n in NAMES)
+        minutes = spread([r["minutes"] for r in results], 0)
+        steps = results[0]["steps"]
+        lines.append(f"| {name} | {len(results)} | {steps} | {cells} | {minutes} |")
+    lines += ["", "Per run:", "", f"| model | seed | {cols} | minutes |"]
+    lines.append("|---|---|" + "---|" * (len(NAMES) + 1))
+    for name, results in rows.items():
+        for r in results:
+            cells = " | ".join(f"{r[n]:.{DIGITS[n]}f}" for n in NAMES)
+            lines.append(f"| {name} | {r['seed']} | {cells} | {r['minutes']:.0f} |")
+    if "untuned" in rows and "tuned (images-dcgan)" in rows:
+        before = statistics.mean(r["FID"] for r in rows["untuned"])
+        after = statistics.mean(r["FID"] for r in rows["tuned (images-dcgan)"])
+        lines += ["", f"Tuned against untuned: FID {100 * (1 - after / before):.0f}% lower."]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -128,61 +196,24 @@ def main() -> None:
                 wall_file.write_text(json.dumps(wall, indent=2) + "\n")
             if not run.is_dir():
                 continue
-            result = values(evaluated(run, args.samples))
+            record = evaluated(run, args.samples)
+            result = values(record)
+            result |= {"steps": record["subject"]["step"], "seed": seed}
             result["minutes"] = wall.get(run.name, math.nan) / 60
-            result["seed"] = seed
             rows.setdefault(name, []).append(result)
             print(name, seed, result, flush=True)
             if args.grids and seed == seeds[0]:
-                from advnets.figures.grid import save_grid
-                from advnets.sample import load_generator
-
-                x = load_generator(run).sample(64, seed=0)
-                save_grid(x.reshape(64, 3, 32, 32), Path(args.grids) / f"colour-{slug(name)}.png")
-    floor = values(evaluated(None, args.samples))
+                grid(run, Path(args.grids) / f"colour-{slug(name)}.png")
+    floor_file = runs / f"data-{args.samples}.json"  # the data's row, kept like a run's record
+    if floor_file.is_file():
+        floor_record = json.loads(floor_file.read_text())
+    else:
+        floor_record = evaluated(None, args.samples)
+        floor_file.write_text(json.dumps(floor_record, indent=2) + "\n")
+    floor = values(floor_record)
     if args.grids:
-        from advnets.data import load
-        from advnets.figures.grid import save_grid
-
-        test = load("twemoji", "test").x[:64]
-        save_grid(test.reshape(64, 3, 32, 32), Path(args.grids) / "colour-data.png")
-
-    names = ["FID", "KID x 1000", "precision", "recall"]
-    digits = {"FID": 1, "KID x 1000": 1, "precision": 3, "recall": 3}
-    lines = [
-        "# Colour images: images-dcgan on Twemoji at 32 x 32",
-        "",
-        f"`python benchmarks/colour.py --seeds {args.seeds}`: {args.samples} samples (the first "
-        f"{args.samples} training images for the data's row) against the 947 Twemoji test images, "
-        "Inception-v3 features (advnets' network, the FID weights), precision/recall with k = 3. "
-        f"Each run: {EPOCHS} epochs of the 2,649 training images, "
-        f"{EPOCHS * (TRAIN_IMAGES // BATCH)} generator steps of {BATCH}; wall time of training "
-        f"on {os.cpu_count()} cores. "
-        f"{LICENCE}.",
-        "",
-        "| model | seeds | " + " | ".join(names) + " | minutes |",
-        "|---|---|" + "---|" * (len(names) + 1),
-        "| the data (training images) | - | "
-        + " | ".join(f"{floor[n]:.{digits[n]}f}" for n in names)
-        + " | - |",
-    ]
-    for name, results in rows.items():
-        cells = [spread([r[n] for r in results], digits[n]) for n in names]
-        minutes = spread([r["minutes"] for r in results], 0)
-        lines.append(f"| {name} | {len(results)} | " + " | ".join(cells) + f" | {minutes} |")
-    lines += ["", "Per run:", "", "| model | seed | " + " | ".join(names) + " | minutes |"]
-    lines.append("|---|---|" + "---|" * (len(names) + 1))
-    for name, results in rows.items():
-        for r in results:
-            cells = [f"{r[n]:.{digits[n]}f}" for n in names]
-            lines.append(
-                f"| {name} | {r['seed']} | " + " | ".join(cells) + f" | {r['minutes']:.0f} |"
-            )
-    if "untuned" in rows and "tuned (images-dcgan)" in rows:
-        before = statistics.mean(r["FID"] for r in rows["untuned"])
-        after = statistics.mean(r["FID"] for r in rows["tuned (images-dcgan)"])
-        lines += ["", f"Tuned against untuned: FID {100 * (1 - after / before):.0f}% lower."]
-    text = "\n".join(lines) + "\n"
+        grid(None, Path(args.grids) / "colour-data.png")
+    text = table(rows, floor, args)
     print(text)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

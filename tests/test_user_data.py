@@ -177,7 +177,7 @@ def test_train_data_bad_input_fails_before_the_run_folder(tmp_path):
 
 
 def test_data_flag_defaults_follow_the_path(tmp_path):
-    from advnets.data.sniff import TARGET_STEPS, defaults_for
+    from advnets.data.sniff import IMAGE_STEPS, POINT_STEPS, defaults_for
 
     np.save(tmp_path / "mnistlike.npy", np.zeros((640, 28, 28), np.uint8))
     v = defaults_for(str(tmp_path / "mnistlike.npy"), with_model=True)
@@ -186,15 +186,15 @@ def test_data_flag_defaults_follow_the_path(tmp_path):
     # 28 halves twice (7 -> 14 -> 28), not three times
     assert v["generator"]["hidden"] == [128, 64] and v["discriminator"]["hidden"] == [64, 128]
     assert (
-        v["train"]["epochs"] * (640 // 64)
-        >= TARGET_STEPS
-        > (v["train"]["epochs"] - 1) * (640 // 64)
+        v["train"]["epochs"] * (640 // 64) >= IMAGE_STEPS > (v["train"]["epochs"] - 1) * (640 // 64)
     )
     np.save(tmp_path / "points.npy", np.zeros((1000, 3), np.float32))
     points = defaults_for(str(tmp_path / "points.npy"), with_model=True)
     assert points["preset"] == "grid-2d" and points["penalty"] == {
         "r1": 0.0
     }  # the grid's R1 is tuned to its scale
+    e = points["train"]["epochs"]
+    assert e * (1000 // 100) >= POINT_STEPS > (e - 1) * (1000 // 100)
     _cifar_file(tmp_path / "data_batch_1.bin", [0], 0)
     assert defaults_for(str(tmp_path), with_model=False) == {
         "data": {"source": "cifar10", "path": str(tmp_path)}

@@ -10,7 +10,10 @@ import numpy as np
 
 from advnets.errors import DataError
 
-TARGET_STEPS = 5_000  # generator steps of a `--data` run without a preset
+# generator steps of a `--data` run without a preset: images need longer than points (the
+# Twemoji benchmark, benchmarks/results/colour.md)
+IMAGE_STEPS = 10_000
+POINT_STEPS = 5_000
 GRIDS = 50  # about this many sample grids over the run
 
 
@@ -75,6 +78,7 @@ def defaults_for(path: str, *, with_model: bool) -> dict:
         )
     if not with_model:
         return values
+    steps = IMAGE_STEPS if is_image else POINT_STEPS
     if is_image:
         widths = _dcgan_widths(side)
         if widths is None:
@@ -91,7 +95,7 @@ def defaults_for(path: str, *, with_model: bool) -> dict:
         values["penalty"] = {"r1": 0.0}
         batch = 100
     steps_per_epoch = max(1, n // batch)
-    epochs = max(1, math.ceil(TARGET_STEPS / steps_per_epoch))
+    epochs = max(1, math.ceil(steps / steps_per_epoch))
     values["train"] = {
         "epochs": epochs,
         "sample_every": max(1, epochs // GRIDS),
