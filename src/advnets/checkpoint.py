@@ -28,7 +28,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 from advnets.errors import CheckpointError, CheckpointNotFound
-from advnets.io import atomic_write_text, fsync_dir, write_durably
+from advnets.io import atomic_write_text, fsync_dir, sha256_file, write_durably
 
 FORMAT = "advnets-checkpoint-1"
 AVERAGE_PREFIX = "generator_average"
@@ -200,14 +200,6 @@ def _read_json(path: Path) -> dict:
     return value
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # A checkpoint without its manifest cannot be checked, so it is refused, unless this is set
 # (`advnets COMMAND --allow-unverified`): then it is read unchecked, with a warning naming it.
 allow_unverified = False
@@ -253,7 +245,7 @@ def verify(folder: Path) -> None:
                 "the checkpoint is damaged; resume from an earlier one in "
                 f"{folder.parent} or start again"
             )
-        if _sha256(path) != expected.get("sha256"):
+        if sha256_file(path) != expected.get("sha256"):
             raise CheckpointError(
                 f"{path} does not match the SHA-256 in its manifest: the file was altered "
                 f"or damaged (bytes flipped); resume from an earlier checkpoint in {folder.parent}"

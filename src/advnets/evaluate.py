@@ -456,9 +456,9 @@ def _inception_features(m: Measured) -> dict:
             )
         start = time.perf_counter()
         _, weights = load_network()
-        from advnets.metrics.inception import sha256_of
+        from advnets.io import sha256_file
 
-        digest = sha256_of(weights)
+        digest = sha256_file(weights)
         with m.bar(len(m.x), "inception") as bar:
             feats_x = inception_features(m.x, m.image_shape, progress=bar.update)
         feats_r = _real_inception_features(m, digest)

