@@ -215,6 +215,10 @@ def _classifier_check(m: Measured) -> None:
 
 def _pr_check(m: Measured) -> None:
     _classifier_check(m)
+    _neighbours_check(m)
+
+
+def _neighbours_check(m: Measured) -> None:
     k, fewest = m.protocol.pr_k, min(len(m.x), len(m.real))
     if k >= fewest:
         raise EvaluationError(
@@ -253,12 +257,14 @@ def _classifier_features(m: Measured) -> dict:
     return m.once("classifier", extract)
 
 
-def _on_classifier(values: Callable[[dict, Protocol], dict]) -> Callable[[Measured], dict]:
-    """A metric of the classifier's features: its values, the extractor, and the seconds of the
-    features and of the metric itself."""
+def _on_features(
+    features: Callable[[Measured], dict], values: Callable[[dict, Protocol], dict]
+) -> Callable[[Measured], dict]:
+    """A metric of extracted features (the classifier's or Inception-v3's): its values, the
+    extractor, and the seconds of the features and of the metric itself."""
 
     def compute(m: Measured) -> dict:
-        f = _classifier_features(m)
+        f = features(m)
         start = time.perf_counter()
         out = values(f, m.protocol)
         seconds = f["seconds"] + time.perf_counter() - start
@@ -405,12 +411,8 @@ def _inception_check(m: Measured) -> None:
     from advnets.metrics.inception import check_available
 
     check_available(m.image_shape)
-    if "inception-pr" in m.names and m.protocol.pr_k >= min(len(m.x), len(m.real)):
-        raise EvaluationError(
-            f"precision/recall with {m.protocol.pr_k} neighbours needs more than that many "
-            f"samples and data rows; there are {len(m.x)} and {len(m.real)}: lower --pr-k or "
-            "raise --samples"
-        )
+    if "inception-pr" in m.names:
+        _neighbours_check(m)
 
 
 def _real_inception_features(m: Measured, weights_sha256: str) -> torch.Tensor:
@@ -443,46 +445,33 @@ def _real_inception_features(m: Measured, weights_sha256: str) -> torch.Tensor:
 
 def _inception_features(m: Measured) -> dict:
     """Inception-v3 features of the samples and of the compared rows (those from the cache)."""
-    from advnets.metrics.inception import FEW_SAMPLES, RESIZE, inception_features, load_network
+    from advnets.metrics import inception
 
     def extract():
         import warnings
 
-        if len(m.x) < FEW_SAMPLES:
+        if len(m.x) < inception.FEW_SAMPLES:
             warnings.warn(
-                f"Inception metrics of {len(m.x)} samples: below {FEW_SAMPLES} FID's bias "
-                "outweighs most differences; compare only numbers of the same sample counts",
+                f"Inception metrics of {len(m.x)} samples: below {inception.FEW_SAMPLES} FID's "
+                "bias outweighs most differences; compare only numbers of the same sample counts",
                 stacklevel=2,
             )
         start = time.perf_counter()
-        _, weights = load_network()
-        from advnets.io import sha256_file
-
-        digest = sha256_file(weights)
+        # the file is verified on load, so its digest is the published one, not computed again
+        _, weights = inception.load_network()
         with m.bar(len(m.x), "inception") as bar:
-            feats_x = inception_features(m.x, m.image_shape, progress=bar.update)
-        feats_r = _real_inception_features(m, digest)
+            feats_x = inception.inception_features(m.x, m.image_shape, progress=bar.update)
+        feats_r = _real_inception_features(m, inception.WEIGHTS_SHA256)
         extractor = {
             "extractor": "advnets Inception-v3 (the TensorFlow FID graph of 2015-12-05)",
             "weights": str(weights),
-            "sha256": digest,
-            "preprocessing": RESIZE,
+            "sha256": inception.WEIGHTS_SHA256,
+            "preprocessing": inception.RESIZE,
         }
         return {"x": feats_x, "real": feats_r, "extractor": extractor,
                 "seconds": time.perf_counter() - start}  # fmt: skip
 
     return m.once("inception", extract)
-
-
-def _on_inception(values: Callable[[dict, Protocol], dict]) -> Callable[[Measured], dict]:
-    def compute(m: Measured) -> dict:
-        f = _inception_features(m)
-        start = time.perf_counter()
-        out = values(f, m.protocol)
-        seconds = f["seconds"] + time.perf_counter() - start
-        return {**out, **f["extractor"], "seconds": round(seconds, 2)}
-
-    return compute
 
 
 METRICS: dict[str, Metric] = {
@@ -500,35 +489,35 @@ METRICS: dict[str, Metric] = {
     ),
     "fid": Metric(
         "Fréchet distance of the shipped classifier's features (MNIST, Fashion-MNIST)",
-        _on_classifier(_fid),
+        _on_features(_classifier_features, _fid),
         _value_row("fid", "Fréchet distance of features"),
         _classifier_check,
         in_all=True,
     ),
     "kid": Metric(
         "kernel distance (unbiased MMD²) of the classifier's features",
-        _on_classifier(_kid),
+        _on_features(_classifier_features, _kid),
         _kid_rows("kid"),
         _classifier_check,
         in_all=True,
     ),
     "pr": Metric(
         "precision and recall of the classifier's features (k nearest neighbours)",
-        _on_classifier(_pr),
+        _on_features(_classifier_features, _pr),
         _pr_rows,
         _pr_check,
         in_all=True,
     ),
     "score": Metric(
         "the classifier score (the Inception score with the shipped classifier)",
-        _on_classifier(_score),
+        _on_features(_classifier_features, _score),
         _score_rows,
         _score_check,
         in_all=True,
     ),
     "labels": Metric(
         "total variation between the predicted-label histograms of samples and data",
-        _on_classifier(_labels),
+        _on_features(_classifier_features, _labels),
         _value_row("labels", "total variation of predicted-label histograms"),
         _classifier_check,
         in_all=True,
@@ -541,19 +530,19 @@ METRICS: dict[str, Metric] = {
     ),
     "inception-fid": Metric(
         "FID of Inception-v3 features (the inception extra), colour or grey images of any size",
-        _on_inception(_fid),
+        _on_features(_inception_features, _fid),
         _value_row("inception-fid", "Fréchet distance of Inception-v3 features", 3),
         _inception_check,
     ),
     "inception-kid": Metric(
         "KID of Inception-v3 features (the inception extra)",
-        _on_inception(_kid),
+        _on_features(_inception_features, _kid),
         _kid_rows("inception-kid"),
         _inception_check,
     ),
     "inception-pr": Metric(
         "precision and recall of Inception-v3 features (k nearest neighbours)",
-        _on_inception(_pr),
+        _on_features(_inception_features, _pr),
         _pr_rows,
         _inception_check,
     ),

@@ -291,14 +291,19 @@ def prepare(images: torch.Tensor) -> torch.Tensor:
     return (pixels - 128) / 128
 
 
-def as_images(rows: torch.Tensor, image_shape: tuple[int, ...]) -> torch.Tensor:
-    """Rows [n, D] of a data set (image_shape (H, W) or (C, H, W)) as images [n, C, H, W]."""
+def channels_first(image_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(C, H, W) of an image shape (H, W) or (C, H, W); grey or RGB, else InceptionUnavailable."""
     shape = (1, *image_shape) if len(image_shape) == 2 else tuple(image_shape)
     if shape[0] not in (1, 3):
         raise InceptionUnavailable(
             f"Inception-v3 reads grey or RGB images; these have {shape[0]} channels"
         )
-    return rows.reshape(-1, *shape)
+    return shape
+
+
+def as_images(rows: torch.Tensor, image_shape: tuple[int, ...]) -> torch.Tensor:
+    """Rows [n, D] of a data set (image_shape (H, W) or (C, H, W)) as images [n, C, H, W]."""
+    return rows.reshape(-1, *channels_first(image_shape))
 
 
 @torch.no_grad()
@@ -327,5 +332,5 @@ def check_available(image_shape, weights: str | None = None) -> Path:
     """Raise InceptionUnavailable now if the features could not be computed; else the weights."""
     if image_shape is None:
         raise InceptionUnavailable("Inception metrics need images; this data set holds points")
-    as_images(torch.zeros(1, int(torch.tensor(image_shape).prod())), image_shape)
+    channels_first(image_shape)
     return locate_weights(weights)
