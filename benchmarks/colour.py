@@ -3,20 +3,25 @@ Twemoji at 32 x 32, measured by Inception-v3 FID, KID and precision/recall again
 split, beside the data's own row (training images against the same test images).
 
     python benchmarks/colour.py --seeds 0,1,2 --runs runs/colour \\
-        --out benchmarks/results/colour.md --grids docs/images
+        --out benchmarks/results/colour.md --grids docs/figures
 
 Each run trains on the 2,649 training images (data.source = twemoji): the untuned rows for the
 5,000 generator steps `advnets train --data FOLDER` gave before tuning, the tuned ones for the
-10,000 it gives now. A run
-already trained in --runs is kept (an unfinished one is resumed), and an evaluation already
-recorded with the same protocol is reused, so the command can be stopped and started again.
-Wall times are of training alone, one process with the machine's threads. Needs the inception
-extra and the Twemoji folder under $ADVNETS_DATA.
+10,000 it gives now. Wall times are of training alone, one process with the machine's threads.
+
+Every measured run is kept as a record in benchmarks/results/colour.json (its config's digest,
+seed, steps, metrics, minutes and the advnets commit), and the table is made from the records:
+a run whose record matches the config this code would train is not trained again, so the
+seeds can be measured on different days and machines. A record whose config no longer matches
+(the preset changed) is set aside and that run trained anew. A run already in --runs is kept
+(an unfinished one is resumed). Needs the inception extra and the Twemoji folder under
+$ADVNETS_DATA.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -28,7 +33,7 @@ import time
 from pathlib import Path
 
 from advnets.data.sniff import IMAGE_STEPS
-from advnets.data.twemoji import LICENCE
+from advnets.data.sources import LICENCES
 
 STEPS = 5_000  # the length of a `--data` run of images before tuning
 TRAIN_IMAGES = 2_649
@@ -66,26 +71,63 @@ NAMES = ("FID", "KID x 1000", "precision", "recall")
 DIGITS = {"FID": 1, "KID x 1000": 1, "precision": 3, "recall": 3}
 
 
+BOOK = Path(__file__).parent / "results" / "colour.json"
+# fields that say how a run is watched, not what it computes: left out of a config's digest
+WATCHING = ("log_every", "checkpoint_every", "keep_checkpoints", "sample_every", "tensorboard")
+
+
 def slug(name: str) -> str:
     """'untuned + DiffAugment' -> 'untuned-diffaugment'."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def train(run: Path, flags: list[str], seed: int, wall: dict) -> None:
-    base = [sys.executable, "-m", "advnets", "train", "--no-progress"]
+def command(flags: list[str], seed: int) -> list[str]:
+    """The `advnets train` arguments of a run (without --out)."""
+    return ["train", "--preset", "images-dcgan", "--data.source", "twemoji",
+            "--train.seed", str(seed), *flags]  # fmt: skip
+
+
+def digest(config: dict) -> str:
+    """SHA-256 of a resolved config (Config.to_dict()) without the fields of WATCHING."""
+    config = {**config, "train": {k: v for k, v in config["train"].items() if k not in WATCHING}}
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def intended(flags: list[str], seed: int) -> str:
+    """The digest of the config this code trains for a row and seed, resolved as the CLI does."""
+    from advnets.cli import build_parser, resolve_config
+
+    return digest(resolve_config(build_parser().parse_args(command(flags, seed))).to_dict())
+
+
+def commit() -> str:
+    """The advnets commit the runs are measured at (with '+changes' when the tree is not clean)."""
+
+    def git(*a):
+        done = subprocess.run(
+            ["git", *a], check=False, capture_output=True, text=True, cwd=BOOK.parent
+        )
+        return done.stdout
+
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--", "../../src").strip() else "")
+
+
+def train(run: Path, flags: list[str], seed: int) -> float:
+    """Train (or resume) a run; the seconds this call trained."""
+    base = [sys.executable, "-m", "advnets"]
     if run.is_dir():
-        command = [*base, "--resume", str(run)]
+        args = [*base, "train", "--no-progress", "--resume", str(run)]
     else:
-        command = [*base, "--preset", "images-dcgan", "--data.source", "twemoji",
-                   "--train.seed", str(seed), *flags, "--out", str(run)]  # fmt: skip
+        args = [*base, *command(flags, seed), "--no-progress", "--out", str(run)]
     start = time.perf_counter()
-    subprocess.run(command, check=True)
-    wall[run.name] = wall.get(run.name, 0.0) + time.perf_counter() - start
+    subprocess.run(args, check=True)
+    return time.perf_counter() - start
 
 
 def evaluated(run: Path | None, samples: int) -> dict:
     """The evaluation record (subject, metrics) of a run's latest checkpoint, or of the data;
-    one already recorded with these metrics and sample count is reused."""
+    one already recorded in the run with these metrics and sample count is reused."""
     from advnets.evaluate import Protocol, evaluate
 
     protocol = Protocol(samples=samples)
@@ -142,7 +184,9 @@ def table(rows: dict[str, list[dict]], floor: dict, args) -> str:
         f"{args.samples} training images for the data's row) against the 947 Twemoji test images, "
         "Inception-v3 features (advnets' network, the FID weights), precision/recall with k = 3, "
         "each run through its average of G. The runs train on the 2,649 training images in "
-        f"batches of {BATCH}; wall time of training on {os.cpu_count()} cores. {LICENCE}.",
+        f"batches of {BATCH}; wall time of training on {os.cpu_count()} cores. Each run's record, "
+        "with the commit it was measured at, is in colour.json. Mean ± standard deviation over "
+        f"the seeds. {LICENCES['twemoji']}.",
         "",
         f"| model | seeds | steps | {cols} | minutes |",
         "|---|---|---|" + "---|" * (len(NAMES) + 1),
@@ -155,17 +199,35 @@ def table(rows: dict[str, list[dict]], floor: dict, args) -> str:
         minutes = spread([r["minutes"] for r in results], 0)
         steps = results[0]["steps"]
         lines.append(f"| {name} | {len(results)} | {steps} | {cells} | {minutes} |")
-    lines += ["", "Per run:", "", f"| model | seed | {cols} | minutes |"]
-    lines.append("|---|---|" + "---|" * (len(NAMES) + 1))
+    lines += ["", "Per run:", "", f"| model | seed | {cols} | minutes | commit |"]
+    lines.append("|---|---|" + "---|" * (len(NAMES) + 2))
     for name, results in rows.items():
         for r in results:
             cells = " | ".join(f"{r[n]:.{DIGITS[n]}f}" for n in NAMES)
-            lines.append(f"| {name} | {r['seed']} | {cells} | {r['minutes']:.0f} |")
+            lines.append(f"| {name} | {r['seed']} | {cells} | {r['minutes']:.0f} | {r['commit']} |")
     if "untuned" in rows and "tuned (images-dcgan)" in rows:
         before = statistics.mean(r["FID"] for r in rows["untuned"])
         after = statistics.mean(r["FID"] for r in rows["tuned (images-dcgan)"])
-        lines += ["", f"Tuned against untuned: FID {100 * (1 - after / before):.0f}% lower."]
+        lines += [
+            "",
+            f"Tuned against untuned, mean FID over the seeds: {100 * (1 - after / before):.0f}% "
+            "lower.",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def read_book(samples: int) -> dict:
+    book = json.loads(BOOK.read_text()) if BOOK.is_file() else {}
+    if book.get("samples", samples) != samples:
+        raise SystemExit(f"{BOOK} holds records of {book['samples']} samples, not {samples}")
+    return {"samples": samples, "data": book.get("data"), "runs": book.get("runs", [])}
+
+
+def write_book(book: dict) -> None:
+    book["runs"].sort(key=lambda r: (r["model"], r["seed"]))
+    staging = BOOK.with_suffix(".json.tmp")
+    staging.write_text(json.dumps(book, indent=1) + "\n")
+    staging.replace(BOOK)  # never a half-written book
 
 
 def main() -> None:
@@ -176,13 +238,14 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2048)
     ap.add_argument("--out", default=None)
     ap.add_argument("--grids", default=None, help="folder for a sample grid of each seed-0 run")
-    ap.add_argument("--no-train", action="store_true", help="report the runs already trained")
+    ap.add_argument("--no-train", action="store_true", help="report the runs already recorded")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     wanted = args.configs.split(",")
     runs = Path(args.runs)
     runs.mkdir(parents=True, exist_ok=True)
-    wall_file = runs / "wall.json"
+    book = read_book(args.samples)
+    wall_file = runs / "wall.json"  # seconds trained per run folder, across resumes
     wall = json.loads(wall_file.read_text()) if wall_file.is_file() else {}
 
     rows: dict[str, list[dict]] = {}
@@ -190,30 +253,38 @@ def main() -> None:
         if slug(name) not in wanted:
             continue
         for seed in seeds:
+            want = intended(flags, seed)
+            mine = [r for r in book["runs"] if (r["model"], r["seed"]) == (name, seed)]
+            record = next((r for r in mine if r["config"] == want), None)
+            for old in mine:
+                if old is not record:
+                    print(f"{name}, seed {seed}: the recorded config is not this code's; set aside")
+                    book["runs"].remove(old)
             run = runs / f"{slug(name)}-s{seed}"
-            if not args.no_train:
-                train(run, flags, seed, wall)
+            if record is None and run.is_dir() and digest(json.loads(
+                    (run / "config.json").read_text())) != want:  # fmt: skip
+                raise SystemExit(f"{run} was trained with another config: move it away")
+            if record is None and not args.no_train:
+                wall[run.name] = wall.get(run.name, 0.0) + train(run, flags, seed)
                 wall_file.write_text(json.dumps(wall, indent=2) + "\n")
-            if not run.is_dir():
+                measured = evaluated(run, args.samples)
+                record = {"model": name, "seed": seed, "config": want,
+                          "steps": measured["subject"]["step"], **values(measured),
+                          "minutes": wall[run.name] / 60, "commit": commit()}  # fmt: skip
+                book["runs"].append(record)
+                write_book(book)
+            if record is None:
                 continue
-            record = evaluated(run, args.samples)
-            result = values(record)
-            result |= {"steps": record["subject"]["step"], "seed": seed}
-            result["minutes"] = wall.get(run.name, math.nan) / 60
-            rows.setdefault(name, []).append(result)
-            print(name, seed, result, flush=True)
-            if args.grids and seed == seeds[0]:
+            rows.setdefault(name, []).append(record)
+            print(name, seed, {k: record[k] for k in ("steps", *NAMES)}, flush=True)
+            if args.grids and seed == seeds[0] and run.is_dir():
                 grid(run, Path(args.grids) / f"colour-{slug(name)}.png")
-    floor_file = runs / f"data-{args.samples}.json"  # the data's row, kept like a run's record
-    if floor_file.is_file():
-        floor_record = json.loads(floor_file.read_text())
-    else:
-        floor_record = evaluated(None, args.samples)
-        floor_file.write_text(json.dumps(floor_record, indent=2) + "\n")
-    floor = values(floor_record)
+    if book["data"] is None:
+        book["data"] = values(evaluated(None, args.samples))
+        write_book(book)
     if args.grids:
         grid(None, Path(args.grids) / "colour-data.png")
-    text = table(rows, floor, args)
+    text = table(rows, book["data"], args)
     print(text)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

@@ -172,6 +172,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from advnets.export import export
+
+    card = export(
+        args.source,
+        args.out,
+        format=args.format,
+        average=not args.last_iterate,
+        force=args.force,
+    )
+    t = card["training"]
+    print(
+        f"wrote {args.out}: the generator of {card['source']['run']} at step {t['step']} "
+        f"({t['weights']}), {args.format} format"
+        + (f", SHA-256 {card['sha256']}" if "sha256" in card else "")
+    )
+    return 0
+
+
 def _sigmas(text: str) -> tuple[float, ...]:
     """'0.1,0.2' or 'logspace:START,STOP,NUM' (powers of ten, as numpy.logspace)."""
     import numpy as np
@@ -548,7 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="draw samples from a trained generator")
-    _add_run_argument(p, "path")
+    p.add_argument(
+        "path",
+        help="a run folder (its latest checkpoint), a checkpoint folder, or a generator file "
+        "(advnets export)",
+    )
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     _add_seed_flag(p)
     p.add_argument("--out", help="PNG to write: an image grid, or a scatter plot for point data")
@@ -564,6 +587,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_truncation_flag(p)
     _add_last_iterate_flag(p)
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser(
+        "export",
+        help="write a run's generator to one file: sampled with no run folder and no trainer",
+        description="Write the generator of a run (its latest checkpoint), a checkpoint folder "
+        "or a generator file to one file: with --format advnets, safetensors weights and a JSON "
+        "model card (architecture, config, data set and licence, step, evaluation records, "
+        "SHA-256), read by `advnets sample`, `advnets serve` and advnets.load_generator; with "
+        "--format onnx, an ONNX graph from the noise (and classes) to the samples.",
+    )
+    p.add_argument("source", help="a run folder, a checkpoint folder or a generator file")
+    p.add_argument("--out", required=True, help="the file to write (e.g. g.advnets, g.onnx)")
+    p.add_argument(
+        "--format",
+        choices=("advnets", "onnx"),
+        default="advnets",
+        help="advnets (default: safetensors and a model card) or onnx (the onnx extra)",
+    )
+    _add_last_iterate_flag(p)
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_export)
 
     from advnets.evaluate import METRICS
 

@@ -1,4 +1,5 @@
-"""Sampling from a trained generator: a forward pass on noise, deterministic for a seed."""
+"""Sampling from a trained generator: a forward pass on noise, deterministic for a seed. The
+generator comes from a run folder, a checkpoint folder, or a generator file (advnets export)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from advnets import checkpoint
+from advnets import checkpoint, generator_file
 from advnets.config import Config, from_dict
 from advnets.errors import ArgumentError, NotApplicable
 from advnets.nn import (
@@ -37,10 +38,18 @@ class TrainedGenerator:
     averaged: bool = False
     # a conditional model's p(c): the frequencies of the training labels; None when unconditional
     class_frequencies: torch.Tensor | None = None
+    # the model card when G was read from a generator file (advnets.generator_file), else None
+    card: dict | None = None
 
     @property
     def run(self) -> Run:
         """The run folder the checkpoint belongs to."""
+        if self.card is not None:
+            raise NotApplicable(
+                f"{self.checkpoint} is a generator file, without its run folder: this needs the "
+                f"run (its data, its D), so give the run folder it was exported from "
+                f"({self.card['source']['run']})"
+            )
         return run_of(self.checkpoint)
 
     @property
@@ -82,16 +91,24 @@ class TrainedGenerator:
         (samples [m, D] float32 on the CPU, their classes [m] or None)."""
         check_truncation(truncation)
         self.check_label(label)
-        g = self.config.generator
         device = next(self.G.parameters()).device
         for b, start in enumerate(range(0, n, BLOCK)):
-            m = min(BLOCK, n - start)
-            gen = torch.Generator().manual_seed(block_seed(seed, b))
-            z = sample_noise(g.prior, m, g.noise_dim, generator=gen) * truncation
-            c = self.classes(m, label, gen)
+            z, c = self.noise(min(BLOCK, n - start), block_seed(seed, b), label, truncation)
             zs = z.split(batch)
             cs = c.to(device).split(batch) if c is not None else [None] * len(zs)
             yield torch.cat([self.G(zi.to(device), ci).cpu() for zi, ci in zip(zs, cs)]), c
+
+    def noise(
+        self, m: int, seed: int, label: int | None = None, truncation: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What G is fed for one block of m <= BLOCK samples drawn from the stream `seed`: the
+        noise ψ·z [m, noise_dim] and the classes [m] (None when unconditional). The first block
+        of a sample seeded s is noise(m, s): feed it to an exported ONNX G for the same
+        samples."""
+        g = self.config.generator
+        gen = torch.Generator().manual_seed(seed)
+        z = sample_noise(g.prior, m, g.noise_dim, generator=gen) * truncation
+        return z, self.classes(m, label, gen)
 
     def sample_with_classes(
         self,
@@ -155,12 +172,21 @@ def _load(path: str | Path):
 
 
 def load_generator(path: str | Path, device: str = "cpu", average: bool = True) -> TrainedGenerator:
-    """The generator of a run folder (its latest checkpoint) or of a checkpoint folder.
+    """The generator of a run folder (its latest checkpoint), of a checkpoint folder, or of a
+    generator file (`advnets export`; it holds one set of weights, so `average` is not asked).
 
     When the run averages G's weights (config.average) and the average has begun, that average
     is what is loaded, unless `average` is False: it is the run's model; the last iterate is kept
     for resuming training.
     """
+    if Path(path).is_file():
+        trained = _load_file(Path(path), device)
+        if not average and trained.averaged:
+            raise ArgumentError(
+                f"{path} holds the run's average of G, not its last iterate: export the run "
+                "again with --last-iterate for that"
+            )
+        return trained
     folder, weights, meta, config = _load(path)
     freqs = meta.get("class_frequencies")
     shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
@@ -183,6 +209,22 @@ def load_generator(path: str | Path, device: str = "cpu", average: bool = True) 
         averaged,
         torch.tensor(freqs, dtype=torch.float64) if freqs else None,
     )
+
+
+def _load_file(path: Path, device: str) -> TrainedGenerator:
+    tensors, card = generator_file.read(path)
+    net = card["architecture"]
+    config = from_dict(card["config"], source=f"{path}: its model card")
+    freqs = net["class_frequencies"]
+    shape = tuple(net["image_shape"]) if net["image_shape"] else None
+    G = build_generator(
+        config.generator, net["data_dim"], num_classes=len(freqs) if freqs else 0, image_shape=shape
+    )
+    checkpoint.load_into(G, tensors, "generator", path)
+    G.to(device).eval()
+    freqs = torch.tensor(freqs, dtype=torch.float64) if freqs else None
+    step, averaged = card["training"]["step"], card["training"]["weights"] == "average"
+    return TrainedGenerator(G, config, shape, step, path, averaged, freqs, card)
 
 
 def load_discriminator(

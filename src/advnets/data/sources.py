@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from advnets.data import download
+from advnets.data import download, twemoji
 from advnets.data.idx import read_idx
 from advnets.data.toy import TOYS
 from advnets.errors import DataError
@@ -34,6 +34,20 @@ IDX_SOURCES = ("mnist", "fashion-mnist")
 USER_SOURCES = ("images", "array")
 SOURCES = (*IDX_SOURCES, "digits", "cifar10", "twemoji", *TOYS, *USER_SOURCES)
 TOY_SPLIT_SEEDS = {"train": 1_000_001, "valid": 1_000_002, "test": 1_000_003}
+# who made each source's data and on what terms: carried into an exported generator's model card
+LICENCES = {
+    "mnist": "MNIST, Yann LeCun, Corinna Cortes and Christopher J. C. Burges; no licence is "
+    "published with the original files",
+    "fashion-mnist": "Fashion-MNIST, Zalando Research, MIT licence",
+    "digits": "scikit-learn's copy of the UCI Optical Recognition of Handwritten Digits data, "
+    "CC BY 4.0",
+    "cifar10": "CIFAR-10, Alex Krizhevsky, Vinod Nair and Geoffrey Hinton; no licence is "
+    "published with the files",
+    "twemoji": twemoji.LICENCE,
+    **dict.fromkeys(TOYS, "points drawn by advnets (advnets.data.toy): no third-party data"),
+    "images": "the user's own images: their licence is not known to advnets",
+    "array": "the user's own array: its licence is not known to advnets",
+}
 
 
 @dataclass
@@ -129,8 +143,6 @@ def _load_cifar(split: str, data_dir, path) -> Dataset:
 
 
 def _load_twemoji(split: str, data_dir, path, image_size: int, background: str) -> Dataset:
-    from advnets.data import twemoji
-
     root = Path(path) if path else download.data_root(data_dir) / twemoji.FOLDER
     notes: list[str] = []
     x, shape = twemoji.read_split(root, split, image_size, background, notes)
