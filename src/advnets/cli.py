@@ -191,6 +191,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from advnets.web import serve
+
+    if not 0 <= args.port <= 65535:
+        raise cfgmod.ConfigError(f"--port {args.port}: expected 0 to 65535")
+    serve(args.path, args.host, args.port, args.data_dir)
+    return 0
+
+
 def _sigmas(text: str) -> tuple[float, ...]:
     """'0.1,0.2' or 'logspace:START,STOP,NUM' (powers of ten, as numpy.logspace)."""
     import numpy as np
@@ -608,6 +617,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_last_iterate_flag(p)
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "serve",
+        help="a local web page over runs: curves, sample grids, a generator to play with",
+        description="Serve a read-only web page over a folder of runs and generator files (or "
+        "one run folder or one generator file): the runs and their evaluation records, "
+        "training curves, the sample grids through training, samples drawn on request (seed, "
+        "truncation, class), interpolations, nearest training images, two runs compared. "
+        "Needs the web extra. Ctrl-C stops it.",
+    )
+    p.add_argument("path", nargs="?", default="runs", help="a folder of runs (default runs)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it "
+        "to the network)",
+    )
+    p.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
+    _add_data_dir_flag(p)
+    p.set_defaults(func=cmd_serve)
 
     from advnets.evaluate import METRICS
 

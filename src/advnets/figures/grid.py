@@ -54,7 +54,11 @@ def save_grid(
     scale: int | None = None,
 ) -> None:
     """Write a PNG grid of images [N, H, W] or [N, 3, H, W] (values in [0, 1]), atomically."""
-    arr = tile(images, nrow, scale=scale)
+    atomic_write_bytes(path, png_bytes(tile(images, nrow, scale=scale)))
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    """A uint8 array [rows, cols] (grey) or [rows, cols, 3] (RGB) as PNG file contents."""
     buf = io.BytesIO()
     Image.fromarray(arr, mode="L" if arr.ndim == 2 else "RGB").save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()

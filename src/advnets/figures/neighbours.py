@@ -3,14 +3,12 @@ the rightmost column (framed), showing that the model does not memorise the trai
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from advnets.figures.grid import tile
+from advnets.figures.grid import png_bytes, tile
 from advnets.io import atomic_write_bytes
 
 
@@ -50,6 +48,21 @@ def save_neighbour_figure(
     scale: int = 3,
 ) -> torch.Tensor:
     """Write Figure 2 as a PNG (the neighbour column framed in yellow); returns the indices."""
+    rgb, idx = neighbour_figure(samples, train, image_shape, rows, cols, scale)
+    atomic_write_bytes(path, png_bytes(rgb))
+    return idx
+
+
+def neighbour_figure(
+    samples: torch.Tensor,
+    train: torch.Tensor,
+    image_shape: tuple[int, ...],
+    rows: int = 6,
+    cols: int = 6,
+    scale: int = 3,
+) -> tuple[np.ndarray, torch.Tensor]:
+    """Figure 2 as an RGB array [height, width, 3], the neighbour column framed in yellow, and
+    the training indices of the neighbours [rows]."""
     images, idx = neighbour_grid(samples[: rows * (cols - 1)], train, image_shape, rows, cols)
     tiled = tile(images, nrow=cols, pad=2, scale=scale)
     rgb = np.repeat(tiled[:, :, None], 3, axis=2) if tiled.ndim == 2 else tiled.copy()
@@ -62,7 +75,4 @@ def save_neighbour_figure(
         rgb[top:bottom, left + cell_w : left + cell_w + 2 * scale] = (255, 200, 0)
         rgb[top : top + 2 * scale, left : left + cell_w + 2 * scale] = (255, 200, 0)
         rgb[bottom - 2 * scale : bottom, left : left + cell_w + 2 * scale] = (255, 200, 0)
-    buf = io.BytesIO()
-    Image.fromarray(rgb, mode="RGB").save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
-    return idx
+    return rgb, idx
