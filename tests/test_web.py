@@ -3,7 +3,6 @@ nothing is written, a clean stop on Ctrl-C, and the page itself in a real headle
 
 import http.client
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -22,7 +21,8 @@ uvicorn = pytest.importorskip("uvicorn", reason="the web extra (pip install 'adv
 from advnets.web.app import MAX_QUERY, MAX_SAMPLES, create_app  # noqa: E402
 from helpers import TINY, advnets  # noqa: E402
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from serve_screenshots import CHROMEDRIVER, CHROMIUM, chromium, loaded, wait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -234,26 +234,10 @@ def browser():
         pytest.skip(
             "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
         )
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the test extra)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 "--window-size=1200,1000"):  # fmt: skip
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    pytest.importorskip("selenium", reason="selenium (the test extra)")
+    driver = chromium()
     yield driver
     driver.quit()
-
-
-def _wait(driver, condition, what: str, timeout: float = 60):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, timeout).until(lambda d: d.execute_script(condition), message=what)
 
 
 def _pixels(driver, image_id: str) -> str:
@@ -267,18 +251,8 @@ def _pixels(driver, image_id: str) -> str:
     )
 
 
-def _loaded(image_id: str) -> str:
-    return (
-        f"const i = document.getElementById('{image_id}');"
-        "return !i.hidden && i.complete && i.naturalWidth > 0"
-    )
-
-
 def _screenshot(driver, name: str, tmp_path: Path) -> None:
-    path = tmp_path / f"serve-{name}.png"
-    driver.save_screenshot(str(path))
-    if os.environ.get("ADVNETS_SCREENSHOTS"):  # set to docs/figures to refresh the docs' pictures
-        shutil.copy(path, Path(os.environ["ADVNETS_SCREENSHOTS"]) / path.name)
+    driver.save_screenshot(str(tmp_path / f"serve-{name}.png"))  # to look at when a test fails
 
 
 def test_the_page_in_a_browser(browser, served, tmp_path):
@@ -286,15 +260,15 @@ def test_the_page_in_a_browser(browser, served, tmp_path):
     from selenium.webdriver.support.ui import Select
 
     browser.get(served.url + "/")
-    _wait(browser, "return document.body.dataset.ready === 'yes'", "the list never loaded")
+    wait(browser, "return document.body.dataset.ready === 'yes'", "the list never loaded")
     rows = browser.find_elements(By.CSS_SELECTOR, "#entries tbody tr")
     assert len(rows) == 4 and "parzen" in rows[1].text
     _screenshot(browser, "runs", tmp_path)
 
     browser.get(served.url + "/#run=digits")
     browser.refresh()
-    _wait(browser, _loaded("samples"), "the samples never appeared")
-    _wait(browser, _loaded("grid-image"), "the sample grid never appeared")
+    wait(browser, loaded("samples"), "the samples never appeared")
+    wait(browser, loaded("grid-image"), "the sample grid never appeared")
     assert browser.find_elements(By.CSS_SELECTOR, "#chart polyline")  # the curves are drawn
     _screenshot(browser, "run", tmp_path)
 
@@ -302,8 +276,8 @@ def test_the_page_in_a_browser(browser, served, tmp_path):
     shown = _pixels(browser, "grid-image")
     browser.execute_script("const s = document.getElementById('grid-slider'); s.value = 0;"
                            "s.dispatchEvent(new Event('input'));")  # fmt: skip
-    _wait(browser, _loaded("grid-image"), "the first grid never appeared")
-    _wait(
+    wait(browser, loaded("grid-image"), "the first grid never appeared")
+    wait(
         browser,
         "return document.getElementById('grid-name').textContent.includes('0001')",
         "no epoch 1",
@@ -317,7 +291,7 @@ def test_the_page_in_a_browser(browser, served, tmp_path):
     seed.clear()
     seed.send_keys("5")
     browser.execute_script("document.getElementById('seed').dispatchEvent(new Event('change'))")
-    _wait(browser, "return document.getElementById('samples').src !== '' ", "no samples")
+    wait(browser, "return document.getElementById('samples').src !== '' ", "no samples")
     deadline = time.time() + 30
     while _pixels(browser, "samples") == before and time.time() < deadline:
         time.sleep(0.1)
@@ -325,28 +299,28 @@ def test_the_page_in_a_browser(browser, served, tmp_path):
 
     # the interpolation row appears
     browser.find_element(By.ID, "interpolate").click()
-    _wait(browser, _loaded("interpolation"), "the interpolation never appeared")
+    wait(browser, loaded("interpolation"), "the interpolation never appeared")
     width, height = browser.execute_script(
         "const i = document.getElementById('interpolation');"
         "return [i.naturalWidth, i.naturalHeight]"
     )
     assert width > 5 * height  # one row of ten images
     browser.find_element(By.ID, "neighbours-button").click()
-    _wait(browser, _loaded("neighbours"), "the neighbours never appeared")
+    wait(browser, loaded("neighbours"), "the neighbours never appeared")
     _screenshot(browser, "generator", tmp_path)
 
     # a conditional run has a class picker
     browser.get(served.url + "/#run=conditional")
     browser.refresh()
-    _wait(browser, _loaded("samples"), "the conditional samples never appeared")
+    wait(browser, loaded("samples"), "the conditional samples never appeared")
     assert browser.find_element(By.ID, "label-box").is_displayed()
     Select(browser.find_element(By.ID, "label")).select_by_value("7")
-    _wait(browser, _loaded("samples"), "no samples of class 7")
+    wait(browser, loaded("samples"), "no samples of class 7")
 
     # two runs compared
     browser.get(served.url + "/#compare=digits,conditional")
     browser.refresh()
-    _wait(browser, "return document.querySelectorAll('#compare-chart polyline').length === 2",
+    wait(browser, "return document.querySelectorAll('#compare-chart polyline').length === 2",
           "the two curves never appeared")  # fmt: skip
     assert "parzen" in browser.find_element(By.ID, "compare-metrics").text
     _screenshot(browser, "compare", tmp_path)
