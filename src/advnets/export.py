@@ -26,10 +26,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from advnets import checkpoint, generator_file
+from advnets import generator_file
 from advnets.data.sources import LICENCES
 from advnets.errors import ArgumentError, RunError
-from advnets.io import atomic_write_bytes
+from advnets.io import atomic_write_bytes, sha256_file
 from advnets.run import run_of
 from advnets.sample import BLOCK, TrainedGenerator, load_generator
 
@@ -75,7 +75,6 @@ def model_card(trained: TrainedGenerator) -> dict[str, Any]:
     if trained.card is not None:  # re-exported from a generator file: its card as it was
         return {k: v for k, v in trained.card.items() if k not in ("format", "sha256")}
     config = trained.config
-    weights_sha = json.loads((trained.checkpoint / checkpoint.MANIFEST).read_text())["files"]
     freqs, shape = trained.class_frequencies, trained.image_shape
     return {
         "advnets_version": _version(),
@@ -95,7 +94,7 @@ def model_card(trained: TrainedGenerator) -> dict[str, Any]:
         "source": {
             "run": run_of(trained.checkpoint).root.name,
             "checkpoint": trained.checkpoint.name,
-            "weights_sha256": weights_sha["weights.safetensors"]["sha256"],
+            "weights_sha256": sha256_file(trained.checkpoint / "weights.safetensors"),
         },
     }
 

@@ -48,16 +48,17 @@ def entries(root: Path) -> dict[str, Entry]:
 
 
 def closest_preset(config: cfgmod.Config) -> tuple[str | None, list[str]]:
-    """The preset a config differs least from, and the fields where it differs (the seed, the
-    length and how the run is logged and saved are not counted)."""
+    """The preset a config differs least from (among those of its data source, when any is),
+    and the fields where it differs; the seed, the length and how the run is logged and saved
+    are not counted."""
     ignored = {"train.seed", "train.epochs", "train.max_steps", "train.log_every",
                "train.checkpoint_every", "train.keep_checkpoints", "train.sample_every",
                "train.tensorboard", "data.dir", "data.path", "data.download"}  # fmt: skip
+    presets = {name: cfgmod.load_preset(name) for name in cfgmod.preset_names()}
+    same_data = {n: p for n, p in presets.items() if p.data.source == config.data.source}
     best: tuple[str | None, list[str]] = (None, [])
-    for name in cfgmod.preset_names():
-        changed = [
-            f for f in cfgmod.changed_fields(config, cfgmod.load_preset(name)) if f not in ignored
-        ]
+    for name, preset in (same_data or presets).items():
+        changed = [f for f in cfgmod.changed_fields(config, preset) if f not in ignored]
         if best[0] is None or len(changed) < len(best[1]):
             best = (name, changed)
     return best
