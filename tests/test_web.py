@@ -200,6 +200,25 @@ def test_nothing_is_written(runs, served):
     assert _tree(runs) == before
 
 
+def test_a_damaged_run_is_listed_with_its_fault(runs, tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(runs / "ring", root / "ring")
+    shutil.copytree(runs / "ring", root / "broken")
+    (root / "broken" / "config.json").write_text("{not json")
+    (root / "fake.advnets").write_bytes(b"not a generator file")
+    s = Served(root)
+    try:
+        listing = {e["name"]: e for e in s.json("/api/entries")["entries"]}
+        assert sorted(listing) == ["broken", "fake.advnets", "ring"]
+        assert "config.json" in listing["broken"]["error"]
+        assert "not a readable safetensors file" in listing["fake.advnets"]["error"]
+        assert "error" not in listing["ring"] and listing["ring"]["step"] == 4
+        status, body, _ = s.get("/api/entries/fake.advnets/samples.png")
+        assert status == 422 and "safetensors" in json.loads(body)["error"]
+    finally:
+        s.stop()
+
+
 def test_a_generator_file_alone(runs, tmp_path):
     only = tmp_path / "g.advnets"
     shutil.copy(runs / "digits.advnets", only)

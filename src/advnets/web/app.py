@@ -133,9 +133,7 @@ class Server:
 
     async def list_entries(self, request: Request) -> Response:
         found = catalogue.entries(self.root)
-        rows = await anyio.to_thread.run_sync(
-            lambda: [catalogue.summary(e) for e in found.values()]
-        )
+        rows = await anyio.to_thread.run_sync(lambda: [_summary(e) for e in found.values()])
         return JSONResponse({"root": self.root.name, "entries": rows})
 
     async def curves(self, request: Request) -> Response:
@@ -231,6 +229,14 @@ class Server:
             )
         except AdvnetsError as err:
             raise NotApplicable(f"the training images are not on this machine ({err})") from None
+
+
+def _summary(entry: catalogue.Entry) -> dict:
+    """An entry's summary, or what is wrong with it: one damaged run does not hide the others."""
+    try:
+        return catalogue.summary(entry)
+    except (AdvnetsError, OSError, ValueError, KeyError) as err:
+        return {"name": entry.name, "kind": entry.kind, "error": str(err)}
 
 
 def json_key(d: dict) -> str:

@@ -55,6 +55,11 @@ function showList() {
   for (const e of entries) {
     const tick = el("input", { type: "checkbox", class: "pick", "data-name": e.name });
     tick.addEventListener("change", updateCompareButton);
+    if (e.error) {
+      body.append(el("tr", { class: "damaged" }, el("td"), el("td", { text: e.name }),
+        el("td", { text: e.kind }), el("td", { colspan: 5, class: "error", text: e.error })));
+      continue;
+    }
     const link = el("a", { href: "#run=" + encodeURIComponent(e.name), text: e.name });
     const preset = e.preset + (e.changed.length ? " + " + e.changed.length + " changes" : "");
     const metrics = Object.entries(flatMetrics(latestRecord(e)))
@@ -143,7 +148,7 @@ function drawChart(box, lines, range) {
 // ---- a run or a generator file ------------------------------------------------------------
 
 async function showRun(name) {
-  const entry = entries.find((e) => e.name === name);
+  const entry = entries.find((e) => e.name === name && !e.error);
   if (!entry) { location.hash = ""; return; }
   current = entry;
   $("run-title").textContent = entry.name;
