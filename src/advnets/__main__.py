@@ -1,6 +1,26 @@
 """`python -m advnets`: the command line (advnets.cli)."""
 
+import os
+import signal
 import sys
+import threading
+
+
+def _interrupt_between_imports(signum, frame):
+    """Ctrl-C as Python's own KeyboardInterrupt, but never in the middle of an import: some
+    libraries' compiled start-up (NumPy's) clears an error raised inside it, and a module cut
+    in half then fails later with a confusing traceback. During an import the signal is sent
+    again 50 ms later, until the import is over."""
+    f = frame
+    while f is not None:
+        if f.f_code.co_filename.startswith("<frozen importlib"):
+            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+            return
+        f = f.f_back
+    raise KeyboardInterrupt
+
+
+signal.signal(signal.SIGINT, _interrupt_between_imports)
 
 try:
     from advnets.cli import main
