@@ -1,9 +1,6 @@
 """`python -m advnets`: the command line (advnets.cli)."""
 
-import os
-import signal
 import sys
-import threading
 
 
 def _interrupt_between_imports(signum, frame):
@@ -14,15 +11,19 @@ def _interrupt_between_imports(signum, frame):
     f = frame
     while f is not None:
         if f.f_code.co_filename.startswith("<frozen importlib"):
+            import os
+            import threading
+
             threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
             return
         f = f.f_back
     raise KeyboardInterrupt
 
 
-signal.signal(signal.SIGINT, _interrupt_between_imports)
-
 try:
+    import signal
+
+    signal.signal(signal.SIGINT, _interrupt_between_imports)
     from advnets.cli import main
 except KeyboardInterrupt:  # Ctrl-C while Python loads advnets: no traceback, the shell's status
     sys.exit(130)
