@@ -7,7 +7,7 @@ split, beside the data's own row (training images against the same test images).
 
 Each run trains on the 2,649 training images (data.source = twemoji): the untuned rows for the
 5,000 generator steps `advnets train --data FOLDER` gave before tuning, the tuned ones for the
-10,000 it gives now. Wall times are of training alone, one process with the machine's threads.
+15,000 it gives now. Wall times are of training alone, one process with the machine's threads.
 
 Every measured run is kept as a record in benchmarks/results/colour.json (its config's digest,
 seed, steps, metrics, minutes and the advnets commit), and the table is made from the records:
@@ -39,7 +39,8 @@ STEPS = 5_000  # the length of a `--data` run of images before tuning
 TRAIN_IMAGES = 2_649
 BATCH = 64
 EPOCHS = math.ceil(STEPS / (TRAIN_IMAGES // BATCH))
-TUNED_EPOCHS = math.ceil(IMAGE_STEPS / (TRAIN_IMAGES // BATCH))  # what `--data` gives the set
+STEPS_PER_EPOCH = TRAIN_IMAGES // BATCH
+TUNED_EPOCHS = math.ceil(IMAGE_STEPS / STEPS_PER_EPOCH)  # what `--data` gives the set
 DIFFAUGMENT = ["--augment.policy", "color,translation,cutout"]
 # images-dcgan before tuning, field by field, so that the row stays what it was
 UNTUNED = [
@@ -72,8 +73,15 @@ DIGITS = {"FID": 1, "KID x 1000": 1, "precision": 3, "recall": 3}
 
 
 BOOK = Path(__file__).parent / "results" / "colour.json"
-# fields that say how a run is watched, not what it computes: left out of a config's digest
-WATCHING = ("log_every", "checkpoint_every", "keep_checkpoints", "sample_every", "tensorboard")
+# fields that say how a run is watched, or how long, not what each step computes: left out of a
+# config's digest (a record also names the steps it was measured at, which must be the row's:
+# a run's checkpoint at step N holds the same weights as a run of N steps)
+WATCHING = ("log_every", "checkpoint_every", "keep_checkpoints", "sample_every", "tensorboard",
+            "epochs", "max_steps")  # fmt: skip
+
+
+def epochs_of(flags: list[str]) -> int:
+    return int(flags[flags.index("--train.epochs") + 1])
 
 
 def slug(name: str) -> str:
@@ -255,14 +263,16 @@ def main() -> None:
         for seed in seeds:
             want = intended(flags, seed)
             mine = [r for r in book["runs"] if (r["model"], r["seed"]) == (name, seed)]
-            record = next((r for r in mine if r["config"] == want), None)
+            steps = STEPS_PER_EPOCH * epochs_of(flags)
+            record = next((r for r in mine if (r["config"], r["steps"]) == (want, steps)), None)
             for old in mine:
                 if old is not record:
                     print(f"{name}, seed {seed}: the recorded config is not this code's; set aside")
                     book["runs"].remove(old)
             run = runs / f"{slug(name)}-s{seed}"
-            if record is None and run.is_dir() and digest(json.loads(
-                    (run / "config.json").read_text())) != want:  # fmt: skip
+            trained = run.is_dir() and json.loads((run / "config.json").read_text())
+            if record is None and trained and (digest(trained), epochs_of(flags)) != (
+                    want, trained["train"]["epochs"]):  # fmt: skip
                 raise SystemExit(f"{run} was trained with another config: move it away")
             if record is None and not args.no_train:
                 wall[run.name] = wall.get(run.name, 0.0) + train(run, flags, seed)

@@ -562,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         metavar="PATH",
         help="train on your data: a folder of images, a .npy/.npz array, or "
-        "CIFAR-10's folder of .bin files (without --preset: a DCGAN of about 10,000 steps)",
+        "CIFAR-10's folder of .bin files (without --preset: a DCGAN of about 15,000 steps)",
     )
     p.add_argument(
         "--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint"

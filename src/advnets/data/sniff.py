@@ -12,7 +12,7 @@ from advnets.errors import DataError
 
 # generator steps of a `--data` run without a preset: images need longer than points (the
 # Twemoji benchmark, benchmarks/results/colour.md)
-IMAGE_STEPS = 10_000
+IMAGE_STEPS = 15_000
 POINT_STEPS = 5_000
 GRIDS = 50  # about this many sample grids over the run
 
