@@ -24,12 +24,15 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-// Evaluation records as flat {name: number}: a metric's "value", or its other numeric fields.
+// Evaluation records as flat {name: number}: a metric's "value", or its other numeric fields
+// (not its timing, nor the spread of its subsets).
+const NOT_SHOWN = ["seconds", "std", "sigma_index"];
+
 function flatMetrics(record) {
   const out = {};
   for (const [metric, fields] of Object.entries((record && record.metrics) || {})) {
     for (const [field, value] of Object.entries(fields || {})) {
-      if (typeof value !== "number") continue;
+      if (typeof value !== "number" || NOT_SHOWN.includes(field)) continue;
       out[field === "value" ? metric : metric + " " + field] = value;
     }
   }
