@@ -130,7 +130,8 @@ def main() -> None:
     lines = [
         "# advnets serve under load",
         "",
-        f"`python benchmarks/serve_load.py`: {args.requests} requests for a grid of 64 samples "
+        f"`python benchmarks/serve_load.py{' --run ' + args.run if args.run else ''}`: "
+        f"{args.requests} requests for a grid of 64 samples "
         f"({name}, a different seed each), {args.concurrency} at a time, from 127.0.0.1 to "
         f"`advnets serve` in its own process, two bursts; {os.cpu_count()} CPU cores. Baseline: "
         "the same picture drawn in one process without a server, one at a time (median "
