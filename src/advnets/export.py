@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from advnets import generator_file
+from advnets import __version__, generator_file
 from advnets.data.sources import LICENCES
 from advnets.errors import ArgumentError, RunError
 from advnets.io import atomic_write_bytes, sha256_file
@@ -35,12 +35,6 @@ from advnets.sample import BLOCK, TrainedGenerator, load_generator
 
 FORMATS = ("advnets", "onnx")
 OPSET = 18
-
-
-def _version() -> str:
-    from advnets import __version__
-
-    return __version__
 
 
 def _shareable_config(trained: TrainedGenerator) -> dict[str, Any]:
@@ -77,7 +71,7 @@ def model_card(trained: TrainedGenerator) -> dict[str, Any]:
     config = trained.config
     freqs, shape = trained.class_frequencies, trained.image_shape
     return {
-        "advnets_version": _version(),
+        "advnets_version": __version__,
         "architecture": {
             **dataclasses.asdict(config.generator),
             "data_dim": math.prod(shape) if shape else trained.G.out.out_features,

@@ -54,11 +54,6 @@ def write(path: str | Path, tensors: dict[str, torch.Tensor], card: dict[str, An
     return card["sha256"]
 
 
-def is_generator_file(path: str | Path) -> bool:
-    """A file (not a run or checkpoint folder): what `load_generator` reads as a generator file."""
-    return Path(path).is_file()
-
-
 def read(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, card) of a generator file, its format and digest checked."""
     path = Path(path)

@@ -38,10 +38,7 @@ GENERATION_SLOTS = 2
 SLOT_WAIT_S = 30.0
 LOADED_GENERATORS = 4  # generators kept in memory (least recently used dropped)
 LOADED_DATA = 2  # training sets kept for the nearest-neighbour view
-
-
-class BadRequest(ArgumentError):
-    pass
+MAX_SEED = 2**63 - 1
 
 
 def _param(request: Request, name: str, kind: type, default: Any, lo=None, hi=None) -> Any:
@@ -52,12 +49,18 @@ def _param(request: Request, name: str, kind: type, default: Any, lo=None, hi=No
     try:
         value = kind(text)
     except ValueError:
-        raise BadRequest(f"{name} = {text!r}: expected a {kind.__name__}") from None
+        raise ArgumentError(f"{name} = {text!r}: expected a {kind.__name__}") from None
     if isinstance(value, float) and not math.isfinite(value):
-        raise BadRequest(f"{name} = {text!r}: expected a finite number")
+        raise ArgumentError(f"{name} = {text!r}: expected a finite number")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise BadRequest(f"{name} = {value}: expected {lo} to {hi}")
+        raise ArgumentError(f"{name} = {value}: expected {lo} to {hi}")
     return value
+
+
+def _noise_params(request: Request) -> tuple[float, int | None]:
+    """The truncation ψ and the class every picture of G takes."""
+    psi = _param(request, "truncation", float, 1.0, 0.01, 1.0)
+    return psi, _param(request, "label", int, None, 0)
 
 
 class _Cache:
@@ -104,7 +107,7 @@ class Server:
         checkpoint = request.query_params.get("checkpoint") or None
         weights = request.query_params.get("weights", "average")
         if weights not in ("average", "last"):
-            raise BadRequest(f"weights = {weights!r}: expected average or last")
+            raise ArgumentError(f"weights = {weights!r}: expected average or last")
         source = catalogue.checkpoint_source(entry, checkpoint)
         average = weights == "average"
         if entry.kind == "file":
@@ -161,9 +164,8 @@ class Server:
 
     async def samples(self, request: Request) -> Response:
         n = _param(request, "n", int, 64, 1, MAX_SAMPLES)
-        seed = _param(request, "seed", int, 0, 0, 2**63 - 1)
-        psi = _param(request, "truncation", float, 1.0, 0.01, 1.0)
-        label = _param(request, "label", int, None, 0)
+        seed = _param(request, "seed", int, 0, 0, MAX_SEED)
+        psi, label = _noise_params(request)
 
         def make() -> bytes:
             _, trained = self.generator(request)
@@ -174,11 +176,10 @@ class Server:
         return await self.draw(make)
 
     async def interpolation(self, request: Request) -> Response:
-        a = _param(request, "seed_a", int, 0, 0, 2**63 - 1)
-        b = _param(request, "seed_b", int, 1, 0, 2**63 - 1)
+        a = _param(request, "seed_a", int, 0, 0, MAX_SEED)
+        b = _param(request, "seed_b", int, 1, 0, MAX_SEED)
         steps = _param(request, "steps", int, 10, 2, MAX_STEPS)
-        psi = _param(request, "truncation", float, 1.0, 0.01, 1.0)
-        label = _param(request, "label", int, None, 0)
+        psi, label = _noise_params(request)
 
         def make() -> bytes:
             _, trained = self.generator(request)
@@ -197,9 +198,8 @@ class Server:
     async def neighbours(self, request: Request) -> Response:
         rows = _param(request, "rows", int, 4, 1, MAX_NEIGHBOUR_ROWS)
         cols = _param(request, "cols", int, 6, 2, MAX_NEIGHBOUR_ROWS)
-        seed = _param(request, "seed", int, 0, 0, 2**63 - 1)
-        psi = _param(request, "truncation", float, 1.0, 0.01, 1.0)
-        label = _param(request, "label", int, None, 0)
+        seed = _param(request, "seed", int, 0, 0, MAX_SEED)
+        psi, label = _noise_params(request)
 
         def make() -> bytes:
             from advnets.figures.grid import png_bytes
@@ -250,7 +250,7 @@ def _need_images(trained, what: str) -> None:
 
 def _check_pixels(trained, n: int) -> None:
     if trained.image_shape and n * math.prod(trained.image_shape) > MAX_PIXELS:
-        raise BadRequest(
+        raise ArgumentError(
             f"n = {n} images of {'x'.join(map(str, trained.image_shape))} would be over "
             f"{MAX_PIXELS} pixels: ask for fewer"
         )

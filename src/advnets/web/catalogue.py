@@ -8,6 +8,7 @@ joined to the folder.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ class Entry:
 
 def entries(root: Path) -> dict[str, Entry]:
     """The served entries by name, in name order."""
-    if generator_file.is_generator_file(root):
+    if root.is_file():  # a generator file, as load_generator reads any file given it
         return {root.name: Entry(root.name, root, "file")}
     if Run(root).is_run():
         return {root.name: Entry(root.name, root, "run")}
@@ -54,7 +55,7 @@ def closest_preset(config: cfgmod.Config) -> tuple[str | None, list[str]]:
     ignored = {"train.seed", "train.epochs", "train.max_steps", "train.log_every",
                "train.checkpoint_every", "train.keep_checkpoints", "train.sample_every",
                "train.tensorboard", "data.dir", "data.path", "data.download"}  # fmt: skip
-    presets = {name: cfgmod.load_preset(name) for name in cfgmod.preset_names()}
+    presets = _presets()
     same_data = {n: p for n, p in presets.items() if p.data.source == config.data.source}
     best: tuple[str | None, list[str]] = (None, [])
     for name, preset in (same_data or presets).items():
@@ -62,6 +63,12 @@ def closest_preset(config: cfgmod.Config) -> tuple[str | None, list[str]]:
         if best[0] is None or len(changed) < len(best[1]):
             best = (name, changed)
     return best
+
+
+@functools.cache
+def _presets() -> dict[str, cfgmod.Config]:
+    """The presets, read once (every listing of the runs compares each run with all of them)."""
+    return {name: cfgmod.load_preset(name) for name in cfgmod.preset_names()}
 
 
 def _evaluations(run: Run) -> dict[str, Any]:
