@@ -7,15 +7,18 @@ split, beside the data's own row (training images against the same test images).
 
 Each run trains on the 2,649 training images (data.source = twemoji): the untuned rows for the
 5,000 generator steps `advnets train --data FOLDER` gave before tuning, the tuned ones for the
-15,000 it gives now. Wall times are of training alone, one process with the machine's threads.
+15,000 it gives now. Rows whose configs differ only in length share one run, trained to the
+longest and measured at the checkpoint of each row's length (a checkpoint at step N holds the
+weights of an N-step run, bit for bit). Minutes are the time in training steps up to that
+length, from the step rates in the run's metrics.jsonl (one process with the machine's threads).
 
-Every measured run is kept as a record in benchmarks/results/colour.json (its config's digest,
+Every measured row is kept as a record in benchmarks/results/colour.json (its config's digest,
 seed, steps, metrics, minutes and the advnets commit), and the table is made from the records:
-a run whose record matches the config this code would train is not trained again, so the
+a row whose record matches the config this code would train is not trained again, so the
 seeds can be measured on different days and machines. A record whose config no longer matches
 (the preset changed) is set aside and that run trained anew. A run already in --runs is kept
-(an unfinished one is resumed). Needs the inception extra and the Twemoji folder under
-$ADVNETS_DATA.
+(an unfinished one is resumed) and measured again: its rows' records are replaced. Needs the
+inception extra and the Twemoji folder under $ADVNETS_DATA.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from advnets.data.sniff import IMAGE_STEPS
@@ -121,35 +123,57 @@ def commit() -> str:
     return head + ("+changes" if git("status", "--porcelain", "--", "../../src").strip() else "")
 
 
-def train(run: Path, flags: list[str], seed: int) -> float:
-    """Train (or resume) a run; the seconds this call trained."""
+def train(run: Path, flags: list[str], seed: int, every: int) -> None:
+    """Train (or resume) a run, keeping a checkpoint every `every` steps to its end."""
     base = [sys.executable, "-m", "advnets"]
     if run.is_dir():
         args = [*base, "train", "--no-progress", "--resume", str(run)]
     else:
-        args = [*base, *command(flags, seed), "--no-progress", "--out", str(run)]
-    start = time.perf_counter()
+        keep = math.ceil(STEPS_PER_EPOCH * epochs_of(flags) / every) + 1
+        watch = ["--train.checkpoint_every", str(every), "--train.keep_checkpoints", str(keep)]
+        args = [*base, *command(flags, seed), *watch, "--no-progress", "--out", str(run)]
     subprocess.run(args, check=True)
-    return time.perf_counter() - start
 
 
-def evaluated(run: Path | None, samples: int) -> dict:
-    """The evaluation record (subject, metrics) of a run's latest checkpoint, or of the data;
-    one already recorded in the run with these metrics and sample count is reused."""
+def checkpoint_at(run: Path, step: int) -> Path | None:
+    folder = run / "checkpoints" / f"step-{step:08d}"
+    return folder if (folder / "state.json").is_file() else None
+
+
+def training_minutes(run: Path, step: int) -> float:
+    """Minutes the run spent in its training steps up to `step`, from the step rates of its
+    metrics.jsonl (each row: the mean rate of the steps since the row before), so that a row
+    measured at a checkpoint of a longer run gets the time of its own length."""
+    config = json.loads((run / "config.json").read_text())
+    images_per_step = config["train"]["batch_size"] * config["train"]["k"]
+    seconds, before = 0.0, 0
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row.get("partial"):
+            continue
+        steps = min(row["step"], step) - before
+        if steps <= 0:
+            break
+        seconds += steps * images_per_step / row["images_per_s"]
+        before = row["step"]
+    return seconds / 60
+
+
+def evaluated(folder: Path | None, samples: int) -> dict:
+    """The evaluation record (subject, metrics) of a checkpoint folder, or of the data; one
+    already recorded in its run with these metrics and sample count is reused."""
     from advnets.evaluate import Protocol, evaluate
 
     protocol = Protocol(samples=samples)
-    if run is None:
+    if folder is None:
         return evaluate(None, METRICS, protocol, reference=True, source="twemoji").to_dict()
-    book = run / "evaluation.json"
+    book = folder.parent.parent / "evaluation.json"
     if book.is_file():
-        from advnets.checkpoint import resolve
-
-        entry = json.loads(book.read_text()).get(resolve(run).name, {})
+        entry = json.loads(book.read_text()).get(folder.name, {})
         same = entry.get("protocol", {}).get("samples") == samples
         if same and set(METRICS.split(",")) <= set(entry.get("metrics", {})):
             return entry
-    return evaluate(run, METRICS, protocol).to_dict()
+    return evaluate(folder, METRICS, protocol).to_dict()
 
 
 def values(record: dict) -> dict[str, float]:
@@ -168,18 +192,18 @@ def spread(xs: list[float], digits: int) -> str:
     return f"{statistics.mean(xs):.{digits}f} ± {statistics.stdev(xs):.{digits}f}"
 
 
-def grid(run: Path | None, path: Path) -> None:
-    """64 samples of the run (noise seed 0, not picked), or 64 test images."""
+def grid(folder: Path | None, path: Path) -> None:
+    """64 samples of a checkpoint (noise seed 0, not picked), or 64 test images."""
     from advnets.figures.grid import save_grid
 
-    if run is None:
+    if folder is None:
         from advnets.data import load
 
         x = load("twemoji", "test").x[:64]
     else:
         from advnets.sample import load_generator
 
-        x = load_generator(run).sample(64, seed=0)
+        x = load_generator(folder).sample(64, seed=0)
     save_grid(x.reshape(64, 3, 32, 32), path)
 
 
@@ -245,50 +269,62 @@ def main() -> None:
     ap.add_argument("--runs", default="runs/colour")
     ap.add_argument("--samples", type=int, default=2048)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--grids", default=None, help="folder for a sample grid of each seed-0 run")
+    ap.add_argument("--grids", default=None, help="folder for a sample grid of each seed-0 row")
     ap.add_argument("--no-train", action="store_true", help="report the runs already recorded")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    wanted = args.configs.split(",")
+    wanted = [name for name in CONFIGS if slug(name) in args.configs.split(",")]
     runs = Path(args.runs)
     runs.mkdir(parents=True, exist_ok=True)
     book = read_book(args.samples)
-    wall_file = runs / "wall.json"  # seconds trained per run folder, across resumes
-    wall = json.loads(wall_file.read_text()) if wall_file.is_file() else {}
 
-    rows: dict[str, list[dict]] = {}
-    for name, flags in CONFIGS.items():
-        if slug(name) not in wanted:
-            continue
-        for seed in seeds:
-            want = intended(flags, seed)
-            mine = [r for r in book["runs"] if (r["model"], r["seed"]) == (name, seed)]
-            steps = STEPS_PER_EPOCH * epochs_of(flags)
-            record = next((r for r in mine if (r["config"], r["steps"]) == (want, steps)), None)
-            for old in mine:
-                if old is not record:
-                    print(f"{name}, seed {seed}: the recorded config is not this code's; set aside")
-                    book["runs"].remove(old)
-            run = runs / f"{slug(name)}-s{seed}"
+    found: dict[tuple[str, int], dict] = {}
+    for seed in seeds:
+        # rows that differ only in length share one run, measured at each row's checkpoint
+        shared: dict[str, list[str]] = {}
+        for name in wanted:
+            shared.setdefault(intended(CONFIGS[name], seed), []).append(name)
+        for want, names in shared.items():
+            steps = {name: STEPS_PER_EPOCH * epochs_of(CONFIGS[name]) for name in names}
+            longest = max(names, key=steps.get)
+            run = runs / f"{slug(longest)}-s{seed}"
+            for name in names:
+                mine = [r for r in book["runs"] if (r["model"], r["seed"]) == (name, seed)]
+                for r in mine:
+                    if (r["config"], r["steps"]) == (want, steps[name]):
+                        found[name, seed] = r
+                    else:
+                        print(f"{name}, seed {seed}: the recorded config is not this code's")
+                        book["runs"].remove(r)
             trained = run.is_dir() and json.loads((run / "config.json").read_text())
-            if record is None and trained and (digest(trained), epochs_of(flags)) != (
-                    want, trained["train"]["epochs"]):  # fmt: skip
+            if trained and (digest(trained), trained["train"]["epochs"]) != (
+                    want, epochs_of(CONFIGS[longest])):  # fmt: skip
                 raise SystemExit(f"{run} was trained with another config: move it away")
-            if record is None and not args.no_train:
-                wall[run.name] = wall.get(run.name, 0.0) + train(run, flags, seed)
-                wall_file.write_text(json.dumps(wall, indent=2) + "\n")
-                measured = evaluated(run, args.samples)
+            unfinished = not all(checkpoint_at(run, n) for n in steps.values())
+            missing = any((name, seed) not in found for name in names)
+            if not args.no_train and unfinished and (trained or missing):
+                train(run, CONFIGS[longest], seed, math.gcd(*steps.values()))
+            for name in names:  # a run in --runs is the source of its rows' records
+                folder = run.is_dir() and checkpoint_at(run, steps[name])
+                if not folder:
+                    continue
+                measured = evaluated(folder, args.samples)
+                minutes = training_minutes(run, steps[name])
                 record = {"model": name, "seed": seed, "config": want,
                           "steps": measured["subject"]["step"], **values(measured),
-                          "minutes": wall[run.name] / 60, "commit": commit()}  # fmt: skip
+                          "minutes": minutes, "commit": commit()}  # fmt: skip
+                if (name, seed) in found:
+                    book["runs"].remove(found[name, seed])
+                found[name, seed] = record
                 book["runs"].append(record)
                 write_book(book)
-            if record is None:
-                continue
-            rows.setdefault(name, []).append(record)
-            print(name, seed, {k: record[k] for k in ("steps", *NAMES)}, flush=True)
-            if args.grids and seed == seeds[0] and run.is_dir():
-                grid(run, Path(args.grids) / f"colour-{slug(name)}.png")
+                if args.grids and seed == 0:
+                    grid(folder, Path(args.grids) / f"colour-{slug(name)}.png")
+    rows: dict[str, list[dict]] = {}
+    for name in wanted:
+        for seed in seeds:
+            if (name, seed) in found:
+                rows.setdefault(name, []).append(found[name, seed])
     if book["data"] is None:
         book["data"] = values(evaluated(None, args.samples))
         write_book(book)
