@@ -216,7 +216,9 @@ def table(rows: dict[str, list[dict]], floor: dict, args) -> str:
         f"{args.samples} training images for the data's row) against the 947 Twemoji test images, "
         "Inception-v3 features (advnets' network, the FID weights), precision/recall with k = 3, "
         "each run through its average of G. The runs train on the 2,649 training images in "
-        f"batches of {BATCH}; wall time of training on {os.cpu_count()} cores. Each run's record, "
+        f"batches of {BATCH}; minutes: the time in training steps to the row's length on "
+        f"{os.cpu_count()} cores, from the run's logged step rates (the records of 83668c4 and "
+        "4312fb7: wall time of the whole run, with the machine shared). Each run's record, "
         "with the commit it was measured at, is in colour.json. Mean ± standard deviation over "
         f"the seeds. {LICENCES['twemoji']}.",
         "",
