@@ -284,12 +284,15 @@ def main() -> None:
     for seed in seeds:
         # rows that differ only in length share one run, measured at each row's checkpoint
         shared: dict[str, list[str]] = {}
-        for name in wanted:
+        for name in CONFIGS:  # the run is named for the longest of all its rows
             shared.setdefault(intended(CONFIGS[name], seed), []).append(name)
-        for want, names in shared.items():
-            steps = {name: STEPS_PER_EPOCH * epochs_of(CONFIGS[name]) for name in names}
-            longest = max(names, key=steps.get)
+        for want, group in shared.items():
+            steps = {name: STEPS_PER_EPOCH * epochs_of(CONFIGS[name]) for name in group}
+            longest = max(group, key=steps.get)
             run = runs / f"{slug(longest)}-s{seed}"
+            names = [name for name in group if name in wanted]
+            if not names:
+                continue
             for name in names:
                 mine = [r for r in book["runs"] if (r["model"], r["seed"]) == (name, seed)]
                 for r in mine:
@@ -302,7 +305,7 @@ def main() -> None:
             if trained and (digest(trained), trained["train"]["epochs"]) != (
                     want, epochs_of(CONFIGS[longest])):  # fmt: skip
                 raise SystemExit(f"{run} was trained with another config: move it away")
-            unfinished = not all(checkpoint_at(run, n) for n in steps.values())
+            unfinished = not all(checkpoint_at(run, steps[name]) for name in names)
             missing = any((name, seed) not in found for name in names)
             if not args.no_train and unfinished and (trained or missing):
                 train(run, CONFIGS[longest], seed, math.gcd(*steps.values()))
