@@ -136,25 +136,26 @@ def train(run: Path, flags: list[str], seed: int, every: int) -> None:
 
 
 def checkpoint_at(run: Path, step: int) -> Path | None:
-    folder = run / "checkpoints" / f"step-{step:08d}"
-    return folder if (folder / "state.json").is_file() else None
+    """The run's complete checkpoint of `step`, if it has one."""
+    from advnets.run import Run
+
+    folder = Run(run).checkpoint_path(step)
+    return folder if folder in Run(run).checkpoints() else None
 
 
 def training_minutes(run: Path, step: int) -> float:
     """Minutes the run spent in its training steps up to `step`, from the step rates of its
     metrics.jsonl (each row: the mean rate of the steps since the row before), so that a row
     measured at a checkpoint of a longer run gets the time of its own length."""
-    config = json.loads((run / "config.json").read_text())
-    images_per_step = config["train"]["batch_size"] * config["train"]["k"]
+    from advnets.run import Run
+
+    t = Run(run).config().train
     seconds, before = 0.0, 0
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        if row.get("partial"):
-            continue
+    for row in Run(run).metrics(complete=True):
         steps = min(row["step"], step) - before
         if steps <= 0:
             break
-        seconds += steps * images_per_step / row["images_per_s"]
+        seconds += steps * t.batch_size * t.k / row["images_per_s"]
         before = row["step"]
     return seconds / 60
 
@@ -167,7 +168,9 @@ def evaluated(folder: Path | None, samples: int) -> dict:
     protocol = Protocol(samples=samples)
     if folder is None:
         return evaluate(None, METRICS, protocol, reference=True, source="twemoji").to_dict()
-    book = folder.parent.parent / "evaluation.json"
+    from advnets.run import run_of
+
+    book = run_of(folder).evaluation_path
     if book.is_file():
         entry = json.loads(book.read_text()).get(folder.name, {})
         same = entry.get("protocol", {}).get("samples") == samples
